@@ -1,0 +1,74 @@
+"""Local linear analysis of any dynamics at a fixed point."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from dynamics._base import Dynamics
+from games._base import check_params
+
+__all__ = ["linearize", "spectral_radius", "realify"]
+
+
+def _is_dynamic(x) -> bool:
+    return jnp.issubdtype(jnp.result_type(x), jnp.inexact)
+
+
+def realify(state):
+    """Split a state into a real vector (floats, complex as re/im) and a rebuilder.
+
+    Integer counters and PRNG keys are bookkeeping: carried unchanged.
+    """
+    leaves, treedef = jax.tree_util.tree_flatten(state)
+    parts = []
+    for x in leaves:
+        if not _is_dynamic(x):
+            continue
+        if jnp.iscomplexobj(x):
+            parts += [jnp.real(x).ravel(), jnp.imag(x).ravel()]
+        else:
+            parts.append(jnp.ravel(x))
+    vec = jnp.concatenate(parts) if parts else jnp.zeros((0,))
+
+    def rebuild(v):
+        out, k = [], 0
+        for x in leaves:
+            if not _is_dynamic(x):
+                out.append(x)
+                continue
+            n = x.size
+            if jnp.iscomplexobj(x):
+                re, im = v[k:k + n], v[k + n:k + 2 * n]
+                out.append((re + 1j * im).reshape(x.shape).astype(x.dtype))
+                k += 2 * n
+            else:
+                out.append(v[k:k + n].reshape(x.shape).astype(x.dtype))
+                k += n
+        return jax.tree_util.tree_unflatten(treedef, out)
+    return vec, rebuild
+
+
+def linearize(game, dyn: Dynamics, params, *, state=None) -> jax.Array:
+    """Jacobian of one ``dyn.step`` w.r.t. the whole real-ified state.
+
+    The state holds params and buffers; complex buffers enter as real and
+    imaginary parts, counters and keys are held fixed.  Unless ``state`` is
+    given, it is ``dyn.init(params)`` advanced by one step with ``params`` put
+    back, so first-step special cases (optimistic's missing previous gradient,
+    bias corrections) do not enter: at a fixed point this is the steady-state
+    map, whose spectral radius is the local linear convergence rate.
+    """
+    check_params(game, params)
+    if state is None:
+        state = dyn.step(game, dyn.init(params))._replace(params=params)
+    x0, rebuild = realify(state)
+
+    def f(x):
+        return realify(dyn.step(game, rebuild(x)))[0]
+    return jax.jacfwd(f)(x0)
+
+
+def spectral_radius(game, dyn: Dynamics, params, *, state=None) -> jax.Array:
+    """max |eigenvalue| of :func:`linearize`: < 1 means local linear convergence."""
+    return jnp.max(jnp.abs(jnp.linalg.eigvals(linearize(game, dyn, params, state=state))))

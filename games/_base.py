@@ -1,0 +1,197 @@
+"""The n-player game interface and the derivatives every dynamics needs.
+
+A game is a frozen dataclass registered as a JAX pytree: array fields (payoffs,
+data) are leaves, sizes and callables are static.  ``Params`` is a tuple with
+one pytree per player; player ``i`` minimises ``game.losses(params)[i]`` over
+``params[i]``.  Parameters are real floating-point arrays.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.flatten_util import ravel_pytree
+
+__all__ = [
+    "Game",
+    "Params",
+    "register_game",
+    "check_params",
+    "player_gradient",
+    "simultaneous_gradient",
+    "jacobian",
+    "jacobian_operator",
+]
+
+Params = tuple  # one pytree per player
+
+
+class Game:
+    """Base class of all games.  Subclasses are frozen dataclasses.
+
+    Subclasses define ``num_players`` (static), ``losses(params)`` returning an
+    array of shape ``(num_players,)``, ``init(key)`` returning a sensible random
+    start and, when known, ``equilibrium()``.
+    """
+
+    num_players: int
+
+    def losses(self, params: Params) -> jax.Array:
+        raise NotImplementedError
+
+    def init(self, key: jax.Array) -> Params:
+        raise NotImplementedError
+
+    def equilibrium(self) -> Params | None:
+        return None
+
+
+def register_game(cls):
+    """Class decorator: frozen dataclass + pytree with the given static fields.
+
+    Fields listed in the class attribute ``_static`` are meta (static) fields,
+    all others are data (leaves), so a batch of games can be vmapped.
+    """
+    cls = dataclasses.dataclass(frozen=True)(cls)
+    static = tuple(getattr(cls, "_static", ()))
+    names = [f.name for f in dataclasses.fields(cls)]
+    return jax.tree_util.register_dataclass(
+        cls,
+        data_fields=[n for n in names if n not in static],
+        meta_fields=[n for n in names if n in static],
+    )
+
+
+def _describe(tree) -> str:
+    return str(jax.tree_util.tree_map(lambda x: f"{jnp.dtype(x.dtype).name}{list(jnp.shape(x))}",
+                                      tree))
+
+
+def check_params(game: Game, params: Any) -> None:
+    """Raise a clear error when ``params`` cannot be a point of ``game``.
+
+    Checks the player count, each player's tree structure and shapes against
+    ``game.init``, and that every leaf is a real floating-point array.  Runs at
+    trace time only (shapes and dtypes), so it costs nothing under ``jit``.
+    """
+    n = game.num_players
+    if not isinstance(params, tuple):
+        raise TypeError(
+            f"params must be a tuple with one pytree per player ({n} for "
+            f"{type(game).__name__}); got {type(params).__name__}. "
+            f"Wrap it, e.g. params = tuple(params), or use game.init(key).")
+    if len(params) != n:
+        raise ValueError(
+            f"{type(game).__name__} has {n} players but params holds {len(params)} "
+            f"entries. Pass one pytree per player, as game.init(key) returns.")
+    for i, leaf in enumerate(jax.tree_util.tree_leaves(params)):
+        dt = jnp.result_type(leaf)
+        if jnp.issubdtype(dt, jnp.complexfloating):
+            raise TypeError(
+                f"params hold a complex array ({dt}); gamedyn keeps parameters real "
+                f"(complex numbers live in the dynamics' buffers). Split it into real "
+                f"and imaginary parts as separate real parameters.")
+        if not jnp.issubdtype(dt, jnp.floating):
+            raise TypeError(
+                f"params hold an array of dtype {dt}; parameters must be real floats. "
+                f"Convert with jnp.asarray(x, dtype=float).")
+    expected = jax.eval_shape(game.init, jax.random.key(0))
+    for i, (got, want) in enumerate(zip(params, expected)):
+        if jax.tree_util.tree_structure(got) != jax.tree_util.tree_structure(want):
+            raise ValueError(
+                f"player {i}'s parameters have structure {_describe(got)} but "
+                f"{type(game).__name__} expects {_describe(want)}.")
+        for a, b in zip(jax.tree_util.tree_leaves(got), jax.tree_util.tree_leaves(want)):
+            if jnp.shape(a) != b.shape:
+                raise ValueError(
+                    f"player {i}'s parameters have shapes {_describe(got)} but "
+                    f"{type(game).__name__} expects {_describe(want)}; use "
+                    f"game.init(key) for a correctly shaped start.")
+
+
+def player_gradient(game: Game, params: Params, i: int):
+    """dL_i/dtheta_i: player ``i``'s gradient of its own loss, others fixed."""
+    def own(theta_i):
+        return game.losses(params[:i] + (theta_i,) + params[i + 1:])[i]
+    return jax.grad(own)(params[i])
+
+
+def _xi(game: Game, params: Params) -> Params:
+    # One forward pass, then one reverse pass per player with cotangent e_i.
+    losses, vjp = jax.vjp(game.losses, params)
+    eye = jnp.eye(game.num_players, dtype=losses.dtype)
+    return tuple(vjp(eye[i])[0][i] for i in range(game.num_players))
+
+
+def simultaneous_gradient(game: Game, params: Params) -> Params:
+    """xi(omega) = (dL_1/dtheta_1, ..., dL_n/dtheta_n), a Params-shaped tuple.
+
+    >>> import games, jax.numpy as jnp
+    >>> g = games.bilinear(jnp.array([[2.0]]))
+    >>> games.simultaneous_gradient(g, (jnp.array([1.0]), jnp.array([3.0])))
+    (Array([6.], dtype=float32), Array([-2.], dtype=float32))
+    """
+    check_params(game, params)
+    return _xi(game, params)
+
+
+def _flat_xi(game, params):
+    flat, unravel = ravel_pytree(params)
+
+    def xi_flat(v):
+        return ravel_pytree(_xi(game, unravel(v)))[0]
+    return flat, unravel, xi_flat
+
+
+def jacobian(game: Game, params: Params) -> jax.Array:
+    """The game Jacobian J = d xi / d omega as a dense (d, d) matrix.
+
+    Rows and columns follow ``jax.flatten_util.ravel_pytree(params)``.  Meant
+    for small games; use :func:`jacobian_operator` for large ones.
+    """
+    check_params(game, params)
+    flat, _, xi_flat = _flat_xi(game, params)
+    return jax.jacfwd(xi_flat)(flat)
+
+
+def jacobian_operator(game: Game, params: Params) -> tuple[Callable, Callable]:
+    """Matrix-free ``(jvp, vjp)`` with ``jvp(v) = J v`` and ``vjp(u) = J^T u``.
+
+    Vectors are flat, ordered as in :func:`jacobian`.  ``jvp`` is a forward-mode
+    derivative of xi (forward-over-reverse), ``vjp`` a reverse-mode one; neither
+    materialises J.
+    """
+    check_params(game, params)
+    flat, _, xi_flat = _flat_xi(game, params)
+    _, vjp_fn = jax.vjp(xi_flat, flat)
+
+    def jvp(v):
+        return jax.jvp(xi_flat, (flat,), (jnp.asarray(v, flat.dtype),))[1]
+
+    def vjp(u):
+        return vjp_fn(jnp.asarray(u, flat.dtype))[0]
+    return jvp, vjp
+
+
+def is_concrete(x) -> bool:
+    """True when ``x`` is a Python number or a concrete (non-traced) array."""
+    return not isinstance(x, jax.core.Tracer)
+
+
+def as_float_matrix(name: str, value, ndim: int, shape=None):
+    """Convert ``value`` to a real float array of rank ``ndim`` or raise clearly."""
+    arr = jnp.asarray(value)
+    if jnp.issubdtype(arr.dtype, jnp.complexfloating) or arr.dtype == bool:
+        raise TypeError(f"{name} must be real; got dtype {arr.dtype}.")
+    if not jnp.issubdtype(arr.dtype, jnp.floating):
+        arr = arr.astype(jnp.result_type(float))
+    if arr.ndim != ndim or (shape is not None and arr.shape != tuple(shape)):
+        want = f"shape {tuple(shape)}" if shape is not None else f"rank {ndim}"
+        raise ValueError(f"{name} must have {want}; got shape {arr.shape}.")
+    if is_concrete(arr) and not bool(np.all(np.isfinite(np.asarray(arr)))):
+        raise ValueError(f"{name} must be finite; got {np.asarray(arr)}.")
+    return arr

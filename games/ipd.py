@@ -1,0 +1,89 @@
+"""The exact infinitely iterated prisoner's dilemma with memory-one policies (LOLA).
+
+Layout of a player's 5 logits (each is the logit of cooperating):
+index 0..3 = P(C | previous joint move CC, CD, DC, DD), the joint move seen from
+*that player's own* perspective (own move first); index 4 = P(C on the first move).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from games._base import Game, as_float_matrix, is_concrete, register_game
+
+__all__ = ["ipd", "ipd_strategy", "IPD_STRATEGIES"]
+
+# Player 2 sees player 1's state (a, b) as (b, a): CC, CD, DC, DD -> CC, DC, CD, DD.
+_SWAP = jnp.array([0, 2, 1, 3])
+
+
+@register_game
+class IPD(Game):
+    """Two memory-one players; L_i = -V_i with V_i = p0^T (I - gamma P)^-1 r_i."""
+
+    payoff: jax.Array      # (2, 2) rewards to the row player: rows own move C/D
+    discount: jax.Array
+    num_players = 2
+
+    def _chain(self, params):
+        p = jax.nn.sigmoid(params[0])
+        q = jax.nn.sigmoid(params[1])
+        q_states = q[:4][_SWAP]      # player 2's C-probability in player 1's state order
+        p0 = jnp.stack([p[4] * q[4], p[4] * (1 - q[4]), (1 - p[4]) * q[4],
+                        (1 - p[4]) * (1 - q[4])])
+        pc, qc = p[:4], q_states
+        P = jnp.stack([pc * qc, pc * (1 - qc), (1 - pc) * qc, (1 - pc) * (1 - qc)], axis=1)
+        return p0, P
+
+    def values(self, params):
+        """Discounted values (V_1, V_2) in reward units (higher is better)."""
+        p0, P = self._chain(params)
+        r1 = self.payoff.reshape(4)
+        r2 = self.payoff.T.reshape(4)
+        m = jnp.eye(4, dtype=P.dtype) - self.discount * P
+        # Solve the transposed system once: x^T = p0^T (I - gamma P)^-1.
+        x = jnp.linalg.solve(m.T, p0)
+        return jnp.stack([x @ r1, x @ r2])
+
+    def losses(self, params):
+        return -self.values(params)
+
+    def per_step_losses(self, params):
+        """(1 - discount) * losses: 1 for mutual cooperation, 2 for mutual defection."""
+        return (1 - self.discount) * self.losses(params)
+
+    def init(self, key):
+        k1, k2 = jax.random.split(key)
+        dt = self.payoff.dtype
+        return (jax.random.normal(k1, (5,), dt), jax.random.normal(k2, (5,), dt))
+
+
+def ipd(discount=0.96, payoff=((-1.0, -3.0), (0.0, -2.0))) -> IPD:
+    """The exact iterated prisoner's dilemma.
+
+    Args:
+      discount: gamma in (0, 1).
+      payoff: rewards to the row player, rows = own move (C, D), columns =
+        opponent's move (C, D).  The default is LOLA's: CC=-1, CD=-3, DC=0, DD=-2.
+    """
+    payoff = as_float_matrix("payoff", payoff, 2, (2, 2))
+    if is_concrete(discount) and not 0.0 < float(discount) < 1.0:
+        raise ValueError(f"discount must lie in (0, 1); got {discount}.")
+    return IPD(payoff, jnp.asarray(discount, dtype=payoff.dtype))
+
+
+IPD_STRATEGIES = {
+    "always_cooperate": (1, 1, 1, 1, 1),
+    "always_defect": (-1, -1, -1, -1, -1),
+    # Own-perspective states CC, CD, DC, DD: copy the opponent's last move.
+    "tit_for_tat": (1, -1, 1, -1, 1),
+}
+
+
+def ipd_strategy(name: str, confidence: float = 20.0) -> jax.Array:
+    """Logits (shape (5,)) of a named pure strategy, each of magnitude ``confidence``."""
+    if name not in IPD_STRATEGIES:
+        raise ValueError(f"unknown IPD strategy {name!r}; choose one of "
+                         f"{sorted(IPD_STRATEGIES)}.")
+    return confidence * jnp.asarray(IPD_STRATEGIES[name], dtype=jnp.result_type(float))
