@@ -67,8 +67,9 @@ def register_game(cls):
 
 
 def _describe(tree) -> str:
-    return str(jax.tree_util.tree_map(lambda x: f"{jnp.dtype(x.dtype).name}{list(jnp.shape(x))}",
-                                      tree))
+    # Leaves may be Python numbers or NumPy arrays, not only jax.Arrays.
+    return str(jax.tree_util.tree_map(
+        lambda x: f"{jnp.dtype(jnp.result_type(x)).name}{list(jnp.shape(x))}", tree))
 
 
 def check_params(game: Game, params: Any) -> None:
@@ -88,23 +89,31 @@ def check_params(game: Game, params: Any) -> None:
         raise ValueError(
             f"{type(game).__name__} has {n} players but params holds {len(params)} "
             f"entries. Pass one pytree per player, as game.init(key) returns.")
-    for i, leaf in enumerate(jax.tree_util.tree_leaves(params)):
-        dt = jnp.result_type(leaf)
-        if jnp.issubdtype(dt, jnp.complexfloating):
-            raise TypeError(
-                f"params hold a complex array ({dt}); gamedyn keeps parameters real "
-                f"(complex numbers live in the dynamics' buffers). Split it into real "
-                f"and imaginary parts as separate real parameters.")
-        if not jnp.issubdtype(dt, jnp.floating):
-            raise TypeError(
-                f"params hold an array of dtype {dt}; parameters must be real floats. "
-                f"Convert with jnp.asarray(x, dtype=float).")
+    for i, theta in enumerate(params):
+        for leaf in jax.tree_util.tree_leaves(theta):
+            dt = jnp.result_type(leaf)
+            got = f"{jnp.dtype(dt).name}{list(jnp.shape(leaf))}"
+            if jnp.issubdtype(dt, jnp.complexfloating):
+                raise TypeError(
+                    f"player {i}'s parameters hold a complex array ({got}); gamedyn keeps "
+                    f"parameters real (complex numbers live in the dynamics' buffers). "
+                    f"Split it into real and imaginary parts as separate real parameters.")
+            if not jnp.issubdtype(dt, jnp.floating):
+                raise TypeError(
+                    f"player {i}'s parameters hold an array of dtype {got}; parameters "
+                    f"must be real floats. Convert with jnp.asarray(x, dtype=float).")
     expected = jax.eval_shape(game.init, jax.random.key(0))
+    if not isinstance(expected, tuple) or len(expected) != n:
+        raise ValueError(
+            f"{type(game).__name__}.init(key) returns {_describe(expected)}, not a tuple "
+            f"with one pytree per player ({n}); fix the game's init so params can be "
+            f"checked against it.")
     for i, (got, want) in enumerate(zip(params, expected)):
         if jax.tree_util.tree_structure(got) != jax.tree_util.tree_structure(want):
             raise ValueError(
                 f"player {i}'s parameters have structure {_describe(got)} but "
-                f"{type(game).__name__} expects {_describe(want)}.")
+                f"{type(game).__name__} expects {_describe(want)}; use game.init(key) "
+                f"for a correctly structured start.")
         for a, b in zip(jax.tree_util.tree_leaves(got), jax.tree_util.tree_leaves(want)):
             if jnp.shape(a) != b.shape:
                 raise ValueError(
@@ -132,8 +141,8 @@ def simultaneous_gradient(game: Game, params: Params) -> Params:
 
     >>> import games, jax.numpy as jnp
     >>> g = games.bilinear(jnp.array([[2.0]]))
-    >>> games.simultaneous_gradient(g, (jnp.array([1.0]), jnp.array([3.0])))
-    (Array([6.], dtype=float32), Array([-2.], dtype=float32))
+    >>> [v.tolist() for v in games.simultaneous_gradient(g, (jnp.array([1.0]), jnp.array([3.0])))]
+    [[6.0], [-2.0]]
     """
     check_params(game, params)
     return _xi(game, params)
@@ -180,6 +189,26 @@ def jacobian_operator(game: Game, params: Params) -> tuple[Callable, Callable]:
 def is_concrete(x) -> bool:
     """True when ``x`` is a Python number or a concrete (non-traced) array."""
     return not isinstance(x, jax.core.Tracer)
+
+
+def as_real_scalar(name: str, value, dtype=None):
+    """Convert a scalar hyperparameter of a game to a real float array or raise clearly.
+
+    Traced values (under ``jit``/``vmap``) are checked for dtype and shape only.
+    """
+    if isinstance(value, (str, bytes)) or value is None:
+        raise TypeError(f"{name} must be a real number; got {value!r} "
+                        f"({type(value).__name__}).")
+    arr = jnp.asarray(value)
+    if jnp.issubdtype(arr.dtype, jnp.complexfloating) or arr.dtype == bool:
+        raise TypeError(f"{name} must be a real number; got {value!r} (dtype {arr.dtype}).")
+    if arr.ndim != 0:
+        raise ValueError(f"{name} must be a scalar; got an array of shape {arr.shape}. "
+                         f"To sweep over values, build the game inside jax.vmap.")
+    arr = arr.astype(jnp.result_type(float) if dtype is None else dtype)
+    if is_concrete(arr) and not bool(np.isfinite(np.asarray(arr))):
+        raise ValueError(f"{name} must be finite; got {value!r}.")
+    return arr
 
 
 def as_float_matrix(name: str, value, ndim: int, shape=None):

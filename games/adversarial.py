@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import numbers
+
 import jax
 import jax.numpy as jnp
 
-from games._base import Game, as_float_matrix, is_concrete, register_game
+from games._base import Game, as_float_matrix, as_real_scalar, is_concrete, register_game
 
 __all__ = ["adversarial"]
 
@@ -44,14 +46,21 @@ class Adversarial(Game):
 def adversarial(gamma_max=1.0, *, gammas=None, dim: int = 7) -> Adversarial:
     """The adversarialness family with ``a = b = linspace(1/4, 4, dim)``.
 
-    ``gammas`` default to ``linspace(0, gamma_max, dim)``: gamma_max = 0 gives
-    two independent minimisations, gamma_max = 1 a purely bilinear game.
+    ``gammas`` default to ``linspace(0, gamma_max, dim)`` (so gamma_1 = 0 and
+    gamma_dim = gamma_max): gamma_max = 0 gives two independent minimisations;
+    gamma_max = 1 makes the last coordinate purely bilinear while the first stays
+    a pure minimisation.  For a purely bilinear game pass ``gammas=jnp.ones(dim)``.
+    Coordinate k contributes the Jacobian eigenvalues (1 - g_k) b_k +- i g_k a_k.
     ``gamma_max`` may be a traced array, so ``jax.vmap`` sweeps the family.
     """
     if gammas is None:
+        if isinstance(dim, bool) or not isinstance(dim, numbers.Integral) or dim < 1:
+            raise ValueError(f"dim must be a positive int; got {dim!r}.")
+        dim = int(dim)
+        gamma_max = as_real_scalar("gamma_max", gamma_max)
         if is_concrete(gamma_max) and not 0.0 <= float(gamma_max) <= 1.0:
-            raise ValueError(f"gamma_max must lie in [0, 1]; got {gamma_max}.")
-        gammas = jnp.linspace(0.0, 1.0, dim) * gamma_max
+            raise ValueError(f"gamma_max must lie in [0, 1]; got {float(gamma_max)}.")
+        gammas = jnp.linspace(0.0, 1.0, dim, dtype=gamma_max.dtype) * gamma_max
     else:
         gammas = as_float_matrix("gammas", gammas, 1)
         dim = gammas.shape[0]

@@ -29,7 +29,14 @@ class CustomGame(Game):
 
     def losses(self, params):
         args = (params,) if self.data is None else (params, self.data)
-        return jnp.stack([jnp.asarray(f(*args)).reshape(()) for f in self.loss_fns])
+        out = []
+        for i, f in enumerate(self.loss_fns):
+            value = jnp.asarray(f(*args))
+            if value.size != 1:
+                raise ValueError(f"loss_fns[{i}] must return a scalar loss; got an array "
+                                 f"of shape {value.shape}. Reduce it, e.g. with jnp.sum.")
+            out.append(value.reshape(()))
+        return jnp.stack(out)
 
     def init(self, key):
         if self.init_fn is not None:
@@ -87,4 +94,7 @@ def from_losses(*loss_fns: Callable, init, data=None, equilibrium=None) -> Game:
         init_fn, template = None, (tuple(spec), treedef)
     if equilibrium is not None:
         equilibrium = tuple(equilibrium)
+        if len(equilibrium) != len(loss_fns):
+            raise ValueError(f"equilibrium must hold one pytree per player "
+                             f"({len(loss_fns)}); got {len(equilibrium)} entries.")
     return CustomGame(tuple(loss_fns), init_fn, template, data, equilibrium)

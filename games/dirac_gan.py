@@ -5,7 +5,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from games._base import Game, is_concrete, register_game
+from games._base import Game, as_real_scalar, is_concrete, register_game
 
 __all__ = ["dirac_gan"]
 
@@ -40,6 +40,7 @@ class DiracGAN(Game):
 
 def dirac_gan(gradient_penalty=0.0) -> DiracGAN:
     """The Dirac GAN; player 0 is the generator, player 1 the discriminator."""
+    gradient_penalty = as_real_scalar("gradient_penalty", gradient_penalty)
     if is_concrete(gradient_penalty) and float(gradient_penalty) < 0:
-        raise ValueError(f"gradient_penalty must be >= 0; got {gradient_penalty}.")
-    return DiracGAN(jnp.asarray(gradient_penalty, dtype=jnp.result_type(float)))
+        raise ValueError(f"gradient_penalty must be >= 0; got {float(gradient_penalty)}.")
+    return DiracGAN(gradient_penalty)

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-from games._base import Game, as_float_matrix, is_concrete, register_game
+from games._base import Game, as_float_matrix, as_real_scalar, is_concrete, register_game
 
 __all__ = ["ipd", "ipd_strategy", "IPD_STRATEGIES"]
 
 # Player 2 sees player 1's state (a, b) as (b, a): CC, CD, DC, DD -> CC, DC, CD, DD.
-_SWAP = jnp.array([0, 2, 1, 3])
+# A NumPy constant: a jnp array here would initialise the JAX backend at import,
+# before users (or tests) can set XLA_FLAGS such as a forced host device count.
+_SWAP = np.array([0, 2, 1, 3])
 
 
 @register_game
@@ -67,10 +70,13 @@ def ipd(discount=0.96, payoff=((-1.0, -3.0), (0.0, -2.0))) -> IPD:
       payoff: rewards to the row player, rows = own move (C, D), columns =
         opponent's move (C, D).  The default is LOLA's: CC=-1, CD=-3, DC=0, DD=-2.
     """
-    payoff = as_float_matrix("payoff", payoff, 2, (2, 2))
+    payoff = as_float_matrix("payoff (rewards to the row player, rows = own move C/D, "
+                             "columns = opponent's move C/D)", payoff, 2, (2, 2))
+    discount = as_real_scalar("discount", discount, payoff.dtype)
     if is_concrete(discount) and not 0.0 < float(discount) < 1.0:
-        raise ValueError(f"discount must lie in (0, 1); got {discount}.")
-    return IPD(payoff, jnp.asarray(discount, dtype=payoff.dtype))
+        raise ValueError(f"discount must lie in (0, 1); got {float(discount)}. The values "
+                         f"are sums of discount**t over an infinite game, e.g. 0.96.")
+    return IPD(payoff, discount)
 
 
 IPD_STRATEGIES = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from games._base import Game, register_game
+from games._base import Game, as_real_scalar, register_game
 
 __all__ = ["matching_pennies"]
 
@@ -38,4 +38,4 @@ class MatchingPennies(Game):
 
 def matching_pennies(scale=1.0) -> MatchingPennies:
     """Matching pennies; player 0 wants to match, player 1 to mismatch."""
-    return MatchingPennies(jnp.asarray(scale, dtype=jnp.result_type(float)))
+    return MatchingPennies(as_real_scalar("scale", scale))
