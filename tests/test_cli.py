@@ -1,0 +1,97 @@
+"""The `gamedyn` command: tables, files, and clear errors."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from experiments import compare
+from experiments.cli import main
+
+
+def test_fit_rate_recovers_a_geometric_rate():
+    t = np.arange(400)
+    d = 3.0 * 0.93**t * (1 + 0.2 * np.cos(0.7 * t) * 0.93**t)  # transient dies out
+    assert compare.fit_rate(d) == pytest.approx(0.93, abs=1e-9)
+    # Stops at round-off and at the first non-finite value.
+    d2 = np.concatenate([2.0 * 1.05**t[:200], [np.inf, np.nan]])
+    assert compare.fit_rate(d2) == pytest.approx(1.05, rel=1e-12)
+    assert math.isnan(compare.fit_rate(np.array([1.0, np.nan, 1.0])))
+    assert compare.steps_to(np.array([1.0, 1e-3, 1e-7, 1e-9])) == 2
+    assert compare.steps_to(np.array([1.0, 0.5])) is None
+
+
+def test_compare_on_xy_matches_closed_forms(tmp_path, capsys):
+    lr = 0.2
+    rc = main(["compare", "--game", "bilinear", "--dynamics", "simgd,extragradient",
+               "--dynamics", "alternating", "--steps", "1500", "--lr", str(lr),
+               "--out", str(tmp_path)])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "== bilinear ==" in out and "predicted rate" in out
+    res = json.loads((tmp_path / "results.json").read_text())
+    rows = res["games"]["bilinear"]
+    assert set(rows) == {"simgd", "extragradient", "alternating"}
+    # Closed forms on L = xy (PAPERS.md section 2).
+    assert rows["simgd"]["predicted_rate"] == pytest.approx(math.sqrt(1 + lr**2), abs=1e-12)
+    eg = math.sqrt(1 - lr**2 + lr**4)
+    assert rows["extragradient"]["predicted_rate"] == pytest.approx(eg, abs=1e-12)
+    assert rows["alternating"]["predicted_rate"] == pytest.approx(1.0, abs=1e-12)
+    for name in rows:   # linear game: the fitted rate is the spectral radius
+        assert rows[name]["measured_rate"] == pytest.approx(rows[name]["predicted_rate"],
+                                                            abs=1e-3)
+    # Extragradient reaches 1e-6 after about log(1e-6 / d0) / log(rho) steps.
+    d = np.load(tmp_path / "distances.npz")["bilinear/extragradient"]
+    expect = math.log(1e-6 / d[0]) / math.log(eg)
+    assert abs(rows["extragradient"]["steps_to_tol"] - expect) < 3
+    assert rows["simgd"]["steps_to_tol"] is None
+    assert (tmp_path / "distance_bilinear.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_divergence_is_reported_and_json_stays_valid(tmp_path, capsys):
+    rc = main(["compare", "--game", "bilinear", "--dynamics", "simgd", "--lr", "3",
+               "--steps", "2000", "--out", str(tmp_path), "--no-plots"])
+    assert rc == 0
+    assert "diverged at step" in capsys.readouterr().out
+    text = (tmp_path / "results.json").read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    row = json.loads(text)["games"]["bilinear"]["simgd"]
+    assert row["diverged_at"] > 0 and row["final_distance"] is None
+    # rho = sqrt(1 + 9) and no rotation-free mode: |params| = d0 rho^t overflows
+    # float64 (1.797e308) after about log(1.797e308 / d0) / log(rho) steps.
+    d0 = np.load(tmp_path / "distances.npz")["bilinear/simgd"][0]
+    assert abs(row["diverged_at"] - math.log(1.797e308 / d0) / math.log(math.sqrt(10))) < 3
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["compare", "--game", "chess"], "unknown game name 'chess'"),
+    (["compare", "--dynamics", "simgd,adamw"], "unknown dynamics name 'adamw'"),
+    (["compare", "--lr", "-0.1"], "--lr must be positive; got -0.1"),
+    (["compare", "--steps", "3"], "--steps must be at least 10"),
+])
+def test_bad_cli_input_is_a_clear_error(argv, fragment, tmp_path, capsys):
+    assert main(argv + ["--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert fragment in err
+    assert "choose from" in err or "got" in err
+
+
+def test_unknown_name_raises_value_error_naming_choices():
+    from experiments.registry import GAMES, resolve
+    with pytest.raises(ValueError, match="unknown game name 'go'.*bilinear"):
+        resolve("game", ["bilinear,go"], GAMES)
+
+
+@pytest.mark.slow
+def test_compare_with_no_arguments(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["compare"]) == 0
+    out = capsys.readouterr().out
+    for g in compare.DEFAULT_GAMES:
+        assert f"== {g} ==" in out
+        assert (tmp_path / "runs/compare" / f"distance_{g}.png").exists()
+    res = json.loads((tmp_path / "runs/compare/results.json").read_text())
+    assert set(res["games"]) == set(compare.DEFAULT_GAMES)
+    for rows in res["games"].values():
+        assert set(rows) == set(compare.DEFAULT_DYNAMICS)
