@@ -1,0 +1,57 @@
+"""Closed-form linear update matrix of (complex) momentum on a linear game."""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = ["augmented_matrix"]
+
+
+def augmented_matrix(J, lr, beta, *, alternating: bool = False, sizes=None):
+    """The matrix R with x_{t+1} = R x_t for complex momentum on xi = J (omega - omega*).
+
+    The state is x = [Re mu; Im mu; omega - omega*] (each block of length d).
+    Simultaneous updates (PAPERS.md section 2):
+
+        R = [[Re b I, -Im b I, -J],
+             [Im b I,  Re b I,  0],
+             [Re(ab) I, -Im(ab) I, I - Re(a) J]]        (a = lr, b = beta).
+
+    With ``alternating=True`` the players (blocks of ``sizes``, default two
+    equal halves) update in turn, so R is the product R_n ... R_1 of the
+    player-wise updates, each seeing the earlier players' new parameters.
+    Converges iff the spectral radius of R is < 1.  Works on traced values.
+    """
+    J = jnp.asarray(J)
+    if J.ndim != 2 or J.shape[0] != J.shape[1]:
+        raise ValueError(f"J must be a square matrix; got shape {J.shape}.")
+    d = J.shape[0]
+    a = jnp.asarray(lr) + 0j
+    b = jnp.asarray(beta) + 0j
+    dt = jnp.result_type(J.dtype, jnp.real(a).dtype, jnp.real(b).dtype)
+    J = J.astype(dt)
+    if not alternating:
+        blocks = [np.arange(d)]
+    else:
+        if sizes is None:
+            if d % 2:
+                raise ValueError(f"alternating needs the players' sizes; J has odd size {d}. "
+                                 f"Pass sizes=(d_1, ..., d_n).")
+            sizes = (d // 2, d // 2)
+        sizes = [int(s) for s in sizes]
+        if sum(sizes) != d or min(sizes) < 1:
+            raise ValueError(f"sizes must be positive and add up to J's size {d}; got {sizes}.")
+        blocks = np.split(np.arange(d), np.cumsum(sizes)[:-1])
+    ab = a * b
+    R = jnp.eye(3 * d, dtype=dt)
+    for idx in blocks:
+        rm, im, w = idx, d + idx, 2 * d + idx
+        Ri = jnp.eye(3 * d, dtype=dt)
+        Ri = Ri.at[rm, rm].set(jnp.real(b)).at[rm, im].set(-jnp.imag(b))
+        Ri = Ri.at[im, rm].set(jnp.imag(b)).at[im, im].set(jnp.real(b))
+        Ri = Ri.at[w, rm].set(jnp.real(ab)).at[w, im].set(-jnp.imag(ab))
+        Ri = Ri.at[rm[:, None], 2 * d + np.arange(d)].add(-J[idx])
+        Ri = Ri.at[w[:, None], 2 * d + np.arange(d)].add(-jnp.real(a) * J[idx])
+        R = Ri @ R
+    return R

@@ -1,0 +1,151 @@
+"""Convergence-rate sweeps of complex momentum over (lr, |beta|, arg beta) grids.
+
+Each sweep is one compiled, vmapped call.  With several devices the flattened
+grid axis is sharded over all of ``jax.devices()`` with ``jax.sharding`` (a
+1-D ``Mesh``), so the same code fills one CPU, several GPUs or, after
+``jax.distributed.initialize``, several hosts.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.flatten_util import ravel_pytree
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from dynamics.complex_momentum import complex_momentum
+from dynamics.linearize import spectral_radius
+from games._base import check_params
+
+__all__ = ["RateGrid", "grid_map", "spectral_radius_grid", "steps_to_tolerance_grid",
+           "rate_grid"]
+
+
+def _mesh(devices=None):
+    devices = jax.devices() if devices is None else list(devices)
+    return Mesh(np.asarray(devices), ("grid",))
+
+
+@functools.lru_cache(maxsize=64)
+def _mapped(fn, ncols, devices):
+    # Cached per (function, arity, devices): repeated sweeps reuse the compiled call.
+    sharding = NamedSharding(_mesh(devices), PartitionSpec("grid"))
+    return jax.jit(jax.vmap(fn, in_axes=(None,) + (0,) * ncols), out_shardings=sharding)
+
+
+def grid_map(fn: Callable, context, *columns, devices=None):
+    """``vmap(fn)(context, *columns)`` over the leading axis, sharded over devices.
+
+    ``context`` is broadcast (e.g. the game); every column is a 1-D array of
+    the same length N.  The axis is padded to a multiple of the device count
+    and laid out with ``NamedSharding(Mesh(devices, ('grid',)), P('grid'))``;
+    the result keeps that sharding and has the padded length (slice [:N]).
+    """
+    devices = tuple(jax.devices() if devices is None else devices)
+    n = columns[0].shape[0]
+    pad = (-n) % len(devices)
+    cols = [jnp.concatenate([c, jnp.repeat(c[-1:], pad, axis=0)]) if pad else c
+            for c in columns]
+    mesh = _mesh(devices)
+    sharding = NamedSharding(mesh, PartitionSpec("grid"))
+    cols = [jax.device_put(c, sharding) for c in cols]
+    replicated = NamedSharding(mesh, PartitionSpec())
+    context = jax.device_put(context, replicated)
+    return _mapped(fn, len(cols), devices)(context, *cols)
+
+
+class RateGrid(NamedTuple):
+    """A sweep's axes and results; arrays have shape (len(lrs), len(mags), len(args))."""
+
+    lrs: np.ndarray
+    mags: np.ndarray
+    args: np.ndarray
+    spectral_radius: np.ndarray | None
+    steps: np.ndarray | None          # simulated steps to tolerance (inf: not reached)
+
+
+def _grid_columns(lrs, mags, args):
+    lrs, mags, args = (np.asarray(v, dtype=float).ravel() for v in (lrs, mags, args))
+    L, M, A = np.meshgrid(lrs, mags, args, indexing="ij")
+    beta = M * np.exp(1j * A)
+    return (lrs, mags, args), L.ravel(), beta.ravel(), L.shape
+
+
+@functools.lru_cache(maxsize=None)
+def _radius_fn(alternating):
+    def fn(ctx, lr, beta):
+        game, eq = ctx
+        return spectral_radius(game, complex_momentum(lr, beta, alternating=alternating), eq)
+    return fn
+
+
+def spectral_radius_grid(game, lrs, mags, args, *, alternating=False, at=None,
+                         devices=None) -> np.ndarray:
+    """Spectral radius of complex momentum at ``at`` (default the equilibrium) per setting.
+
+    Eigenvalues of non-symmetric matrices are computed on the CPU by XLA; on
+    an accelerator use :func:`steps_to_tolerance_grid`.
+    """
+    at = game.equilibrium() if at is None else at
+    if at is None:
+        raise ValueError(f"{type(game).__name__} has no known equilibrium; pass at=params.")
+    check_params(game, at)
+    _, lr, beta, shape = _grid_columns(lrs, mags, args)
+    out = grid_map(_radius_fn(bool(alternating)), (game, at), jnp.asarray(lr),
+                   jnp.asarray(beta), devices=devices)
+    return np.asarray(out)[: lr.size].reshape(shape)
+
+
+@functools.lru_cache(maxsize=None)
+def _steps_fn(alternating, steps, tol):
+    def fn(ctx, lr, beta):
+        game, start = ctx
+        dyn = complex_momentum(lr, beta, alternating=alternating)
+        eq = ravel_pytree(game.equilibrium())[0]
+
+        def body(carry, _):
+            state, hit, t = carry
+            state = dyn.step(game, state)
+            t = t + 1
+            dist = jnp.linalg.norm(ravel_pytree(state.params)[0] - eq)
+            hit = jnp.where((hit < 0) & (dist <= tol), t, hit)
+            return (state, hit, t), None
+
+        carry = (dyn.init(start), jnp.int32(-1), jnp.int32(0))
+        (_, hit, _), _ = jax.lax.scan(body, carry, None, length=steps, unroll=4)
+        return hit
+    return fn
+
+
+def steps_to_tolerance_grid(game, start, lrs, mags, args, *, steps: int, tol: float = 1e-6,
+                            alternating=False, devices=None) -> np.ndarray:
+    """Simulated steps until the distance to the equilibrium is <= ``tol`` (inf if never)."""
+    if game.equilibrium() is None:
+        raise ValueError(f"{type(game).__name__} has no known equilibrium to measure "
+                         f"distances to.")
+    check_params(game, start)
+    if not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be a positive int; got {steps!r}.")
+    _, lr, beta, shape = _grid_columns(lrs, mags, args)
+    fn = _steps_fn(bool(alternating), steps, float(tol))
+    out = np.asarray(grid_map(fn, (game, start), jnp.asarray(lr), jnp.asarray(beta),
+                              devices=devices))[: lr.size].astype(float)
+    out[out < 0] = np.inf
+    return out.reshape(shape)
+
+
+def rate_grid(game, lrs, mags, args, *, alternating=False, start=None, steps=None,
+              tol=1e-6, devices=None) -> RateGrid:
+    """Spectral radii over the grid, and simulated steps to ``tol`` when ``start`` is given."""
+    (lrs, mags, args), *_ = _grid_columns(lrs, mags, args)
+    rho = spectral_radius_grid(game, lrs, mags, args, alternating=alternating,
+                               devices=devices)
+    sim = None
+    if start is not None:
+        sim = steps_to_tolerance_grid(game, start, lrs, mags, args, steps=steps or 1000,
+                                      tol=tol, alternating=alternating, devices=devices)
+    return RateGrid(lrs, mags, args, rho, sim)
