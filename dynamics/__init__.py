@@ -1,6 +1,14 @@
 """How players update: optax-like ``Dynamics(init, step)``, ``simulate`` and analysis."""
 
 from dynamics._base import Dynamics, make_dynamics
+from dynamics.aggregated_momentum import (AggregatedMomentumState, RecurrentMomentumState,
+                                          aggregated_momentum, recurrent_momentum)
+from dynamics.augmented import augmented_matrix
+from dynamics.complex_adam import ComplexAdamState, complex_adam, optax_complex_adam
+from dynamics.complex_momentum import (ComplexMomentumState, complex_momentum,
+                                       optax_complex_momentum)
+from dynamics.sweep import (RateGrid, grid_map, rate_grid, spectral_radius_grid,
+                            steps_to_tolerance_grid)
 from dynamics.alternating import AlternatingState, alternating
 from dynamics.consensus import ConsensusState, consensus
 from dynamics.extragradient import ExtragradientState, extragradient
@@ -17,6 +25,11 @@ __all__ = [
     "Dynamics", "make_dynamics",
     "simgd", "alternating", "momentum", "extragradient", "optimistic", "consensus",
     "sga", "lola", "from_optax",
+    "complex_momentum", "aggregated_momentum", "recurrent_momentum", "complex_adam",
+    "optax_complex_momentum", "optax_complex_adam", "augmented_matrix",
+    "ComplexMomentumState", "AggregatedMomentumState", "RecurrentMomentumState",
+    "ComplexAdamState", "RateGrid", "grid_map", "rate_grid", "spectral_radius_grid",
+    "steps_to_tolerance_grid",
     "SimGDState", "AlternatingState", "MomentumState", "ExtragradientState",
     "OptimisticState", "ConsensusState", "SGAState", "LOLAState", "OptaxState",
     "simulate", "Trajectory", "METRICS", "distance_to_equilibrium",
