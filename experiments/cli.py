@@ -31,6 +31,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="PRNG seed of the start (default 0)")
     p.add_argument("--out", default="runs/compare", help="output folder (default runs/compare)")
     p.add_argument("--no-plots", action="store_true", help="skip the PNGs")
+
+    from experiments import rates
+    rates.add_arguments(sub.add_parser(
+        "rates", help="rate heatmaps of complex momentum over arg(beta) x |beta|",
+        description="Steps to converge for complex momentum over a grid of beta, from the "
+        "spectral radius (fine grid) and from simulation (coarse grid)."))
+    from experiments import adversarial
+    adversarial.add_arguments(sub.add_parser(
+        "adversarial", help="gradient evaluations to converge vs adversarialness",
+        description="Tune GDA, EG, OG, real and complex momentum on the adversarialness "
+        "family and compare the gradient evaluations they need."))
     return parser
 
 
@@ -49,7 +60,17 @@ def _compare(args) -> int:
     return 0
 
 
-COMMANDS = {"compare": _compare}
+def _rates(args) -> int:
+    from experiments import rates
+    return rates.main(args)
+
+
+def _adversarial(args) -> int:
+    from experiments import adversarial
+    return adversarial.main(args)
+
+
+COMMANDS = {"compare": _compare, "rates": _rates, "adversarial": _adversarial}
 
 
 def main(argv=None) -> int:
