@@ -25,3 +25,8 @@ def test_quickstart_runs_and_prints_rates(capsys):
     assert [ln.split()[0] for ln in lines] == ["simgd", "extragradient"]
     # J = [[1, 2], [-2, 1]] per coordinate: simgd rate |1 - 0.1 (1 +- 2i)| = sqrt(0.85).
     assert f"rate {0.85 ** 0.5:.4f}" in lines[0]
+
+
+def test_every_python_block_runs():
+    for i, code in enumerate(_blocks("python")[1:], start=1):
+        exec(compile(code, f"README-block-{i}", "exec"), {})
