@@ -178,11 +178,21 @@ def jacobian_operator(game: Game, params: Params) -> tuple[Callable, Callable]:
     flat, _, xi_flat = _flat_xi(game, params)
     _, vjp_fn = jax.vjp(xi_flat, flat)
 
+    def as_vector(name, v):
+        dt = jnp.result_type(v)
+        if jnp.issubdtype(dt, jnp.complexfloating):
+            raise TypeError(f"{name} must be a real vector; got dtype {dt}. Apply the "
+                            f"operator to the real and imaginary parts separately.")
+        if jnp.shape(v) != flat.shape:
+            raise ValueError(f"{name} must be a flat vector of shape {flat.shape} (all "
+                             f"players' parameters raveled); got shape {jnp.shape(v)}.")
+        return jnp.asarray(v, flat.dtype)
+
     def jvp(v):
-        return jax.jvp(xi_flat, (flat,), (jnp.asarray(v, flat.dtype),))[1]
+        return jax.jvp(xi_flat, (flat,), (as_vector("v", v),))[1]
 
     def vjp(u):
-        return vjp_fn(jnp.asarray(u, flat.dtype))[0]
+        return vjp_fn(as_vector("u", u))[0]
     return jvp, vjp
 
 
@@ -222,5 +232,12 @@ def as_float_matrix(name: str, value, ndim: int, shape=None):
         want = f"shape {tuple(shape)}" if shape is not None else f"rank {ndim}"
         raise ValueError(f"{name} must have {want}; got shape {arr.shape}.")
     if is_concrete(arr) and not bool(np.all(np.isfinite(np.asarray(arr)))):
-        raise ValueError(f"{name} must be finite; got {np.asarray(arr)}.")
+        values = np.asarray(arr)
+        where = [tuple(int(i) for i in ix) for ix in np.argwhere(~np.isfinite(values))]
+        got = values.tolist() if values.size <= 16 else f"an array of shape {values.shape}"
+        raise ValueError(
+            f"{name} must be finite; got {got} with {len(where)} non-finite "
+            f"entr{'y' if len(where) == 1 else 'ies'}, at "
+            f"{', '.join(f'{ix} = {values[ix]}' for ix in where[:4])}"
+            f"{', ...' if len(where) > 4 else ''}.")
     return arr

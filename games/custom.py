@@ -88,8 +88,9 @@ def from_losses(*loss_fns: Callable, init, data=None, equilibrium=None) -> Game:
         for leaf in leaves:
             dt = jnp.result_type(leaf)
             if not jnp.issubdtype(dt, jnp.floating):
-                raise TypeError(f"init holds an array of dtype {dt}; parameters must be "
-                                f"real floats.")
+                raise TypeError(f"init holds an array of dtype {dt} and shape "
+                                f"{jnp.shape(leaf)}; parameters must be real floats, e.g. "
+                                f"jnp.zeros({jnp.shape(leaf)}).")
             spec.append((tuple(jnp.shape(leaf)), jnp.dtype(dt)))
         init_fn, template = None, (tuple(spec), treedef)
     if equilibrium is not None:

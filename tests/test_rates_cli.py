@@ -72,7 +72,8 @@ def test_adversarial_gda_at_zero_matches_the_quadratic_closed_form(tmp_path, cap
     rho = np.max(np.abs(1 - lrs[:, None] * b[None]), axis=1)
     evals = np.where(rho < 1, np.ceil(np.log(tol) / np.log(rho)), np.inf).min()
     assert rows[0.0]["GDA"]["evals"] == evals
-    # gamma_max = 1 is purely bilinear: GDA and real momentum never converge.
+    # gamma_max = 1: the last coordinate is purely bilinear, so GDA and real momentum
+    # never converge.
     assert math.isinf(rows[1.0]["GDA"]["evals"]) and math.isinf(rows[1.0]["momentum+"]["evals"])
     assert math.isfinite(rows[1.0]["complex (best arg)"]["evals"])
     text = (tmp_path / "results.json").read_text()
