@@ -60,6 +60,13 @@ def linearize(game, dyn: Dynamics, params, *, state=None) -> jax.Array:
     map, whose spectral radius is the local linear convergence rate.
     """
     check_params(game, params)
+    return _linearize(game, dyn, params, state)
+
+
+@jax.jit
+def _linearize(game, dyn, params, state):
+    # One compiled program per (dynamics, game type, shapes): hyperparameters,
+    # game data and the point are traced, so a sweep reuses it.
     if state is None:
         state = dyn.step(game, dyn.init(params))._replace(params=params)
     x0, rebuild = realify(state)
@@ -69,6 +76,11 @@ def linearize(game, dyn: Dynamics, params, *, state=None) -> jax.Array:
     return jax.jacfwd(f)(x0)
 
 
+@jax.jit
+def _spectral_radius(m):
+    return jnp.max(jnp.abs(jnp.linalg.eigvals(m)))
+
+
 def spectral_radius(game, dyn: Dynamics, params, *, state=None) -> jax.Array:
     """max |eigenvalue| of :func:`linearize`: < 1 means local linear convergence."""
-    return jnp.max(jnp.abs(jnp.linalg.eigvals(linearize(game, dyn, params, state=state))))
+    return _spectral_radius(linearize(game, dyn, params, state=state))
