@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import numbers
 import operator
 from typing import Any, Callable, NamedTuple
 
@@ -57,7 +58,9 @@ METRICS: dict[str, Callable] = {
 
 def _normalise_metrics(game, metrics):
     if metrics is None:
-        names = ("losses", "distance") if game.equilibrium() is not None else ("losses",)
+        # eval_shape: learn whether an equilibrium is known without computing it.
+        known = jax.eval_shape(game.equilibrium) is not None
+        names = ("losses", "distance") if known else ("losses",)
         return tuple((n, METRICS[n]) for n in names)
     if callable(metrics):
         return (("metric", metrics),)
@@ -77,38 +80,79 @@ def _normalise_metrics(game, metrics):
         else:
             raise TypeError(f"metrics must be names, a dict name -> fn(game, params), or "
                             f"(name, fn) pairs; got {item!r}.")
+    if (any(fn is distance_to_equilibrium for _, fn in out)
+            and jax.eval_shape(game.equilibrium) is None):
+        raise ValueError(f"{type(game).__name__} has no known equilibrium, so the "
+                         f"'distance' metric is undefined; pass metrics=('losses',).")
     return tuple(out)
 
 
-def _finite(tree):
-    leaves = [x for x in jax.tree_util.tree_leaves(tree)
-              if jnp.issubdtype(jnp.result_type(x), jnp.inexact)]
-    return functools.reduce(operator.and_, [jnp.all(jnp.isfinite(x)) for x in leaves],
-                            jnp.bool_(True))
+def _inexact_leaves(tree):
+    return [x for x in jax.tree_util.tree_leaves(tree)
+            if jnp.issubdtype(jnp.result_type(x), jnp.inexact)]
+
+
+def _finite_by_shape(tree):
+    """Elementwise finiteness of the state's float leaves, one bool array per leaf shape."""
+    groups: dict = {}
+    for x in _inexact_leaves(tree):
+        groups.setdefault(x.shape, []).append(jnp.isfinite(x))
+    return {shape: functools.reduce(operator.and_, fs) for shape, fs in groups.items()}
+
+
+_NEVER = jnp.iinfo(jnp.int32).max
 
 
 @functools.partial(jax.jit, static_argnames=("steps", "every", "metrics", "unroll"))
 def _simulate(game, dyn, params, steps, every, metrics, unroll):
+    # Performance notes (measured with benchmarks/sweep.py, a vmapped 4096-setting
+    # sweep on a 2-core CPU, where the loop is overhead-bound):
+    # * The inner loop is a scan over blocks of ``unroll`` steps written out in
+    #   Python, so XLA fuses a block's elementwise updates into a few kernels.
+    # * Divergence is tracked *elementwise*: ``first`` holds, per state element,
+    #   the first step at which it was non-finite.  Its update is elementwise and
+    #   fuses with the step; the reduction to one step number happens once, after
+    #   the loop.  A per-step ``all(isfinite(.))`` reduction instead ends a fusion
+    #   after every step and made the unrolled loop 2-4x slower.
+    if any(fn is distance_to_equilibrium for _, fn in metrics):
+        eq = ravel_pytree(game.equilibrium())[0]     # once, not at every record
+
+    def metric(fn, p):
+        if fn is distance_to_equilibrium:
+            return jnp.linalg.norm(ravel_pytree(p)[0] - eq)
+        return fn(game, p)
+
     def record(state):
-        return state.params, {name: fn(game, state.params) for name, fn in metrics}
-
-    def inner(carry, _):
-        state, diverged_at, t = carry
-        state = dyn.step(game, state)
-        t = t + 1
-        diverged_at = jnp.where((diverged_at < 0) & ~_finite(state), t, diverged_at)
-        return (state, diverged_at, t), None
-
-    def outer(carry, _):
-        carry, _ = jax.lax.scan(inner, carry, None, length=every, unroll=unroll)
-        return carry, record(carry[0])
+        return state.params, {name: metric(fn, state.params) for name, fn in metrics}
 
     state0 = dyn.init(params)
-    carry0 = (state0, jnp.int32(-1), jnp.int32(0))
-    carry, recs = jax.lax.scan(outer, carry0, None, length=steps // every)
-    first = record(state0)
-    recs = jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a[None], b]), first, recs)
-    return Trajectory(recs[0], recs[1], carry[0], carry[1],
+    first0 = {shape: jnp.full(shape, _NEVER, jnp.int32) for shape in _finite_by_shape(state0)}
+
+    def advance(carry, n):
+        state, first, t = carry
+        for _ in range(n):
+            state = dyn.step(game, state)
+            t = t + 1
+            finite = _finite_by_shape(state)
+            first = {s: jnp.minimum(first[s], jnp.where(finite[s], _NEVER, t)) for s in first}
+        return state, first, t
+
+    blocks, rest = divmod(every, unroll)
+
+    def outer(carry, _):
+        carry, _ = jax.lax.scan(lambda c, _: (advance(c, unroll), None), carry, None,
+                                length=blocks)
+        carry = advance(carry, rest)
+        return carry, record(carry[0])
+
+    carry0 = (state0, first0, jnp.int32(0))
+    (state, first, _), recs = jax.lax.scan(outer, carry0, None, length=steps // every)
+    first = functools.reduce(jnp.minimum, [jnp.min(f) for f in first.values()],
+                             jnp.int32(_NEVER))
+    diverged_at = jnp.where(first == _NEVER, -1, first)
+    rec0 = record(state0)
+    recs = jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a[None], b]), rec0, recs)
+    return Trajectory(recs[0], recs[1], state, diverged_at,
                       jnp.arange(0, steps + 1, every, dtype=jnp.int32))
 
 
@@ -129,7 +173,9 @@ def simulate(game, dyn: Dynamics, params, steps: int, *, every: int = 1,
       metrics: ``None`` for losses (and distance to the equilibrium when the
         game knows one), names from ``METRICS``, or a dict name -> fn(game, params).
         Functions are static: pass the same function objects to avoid recompiling.
-      unroll: ``lax.scan`` unroll of the inner loop (default min(8, every)).
+      unroll: steps per iteration of the compiled inner loop (default
+        ``min(4, every)``, the fastest on the CPU sweep benchmark; larger values
+        compile more slowly).
 
     Divergence is a result: ``Trajectory.diverged_at`` is the first step whose
     state is not finite (-1 if none); the run itself never raises for it.
@@ -144,6 +190,10 @@ def simulate(game, dyn: Dynamics, params, steps: int, *, every: int = 1,
     if not isinstance(dyn, Dynamics):
         raise TypeError(f"dyn must be a dynamics.Dynamics (e.g. dynamics.simgd(0.1)); got "
                         f"{type(dyn).__name__}.")
-    unroll = min(8, every) if unroll is None else int(unroll)
+    if unroll is None:
+        unroll = min(4, every)
+    elif isinstance(unroll, bool) or not isinstance(unroll, numbers.Integral) or unroll < 1:
+        raise ValueError(f"unroll must be a positive int; got {unroll!r}.")
+    unroll = int(unroll)
     return _simulate(game, dyn, params, steps, every, _normalise_metrics(game, metrics),
                      unroll)

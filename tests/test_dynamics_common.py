@@ -43,6 +43,16 @@ REGISTRY = {
     "optax_adam": lambda s: dynamics.from_optax(ADAM),
     "optax_sgd_alternating": lambda s: dynamics.from_optax(SGD, alternating=True),
     "optax_adam_factory": lambda s: dynamics.from_optax(optax.adam, learning_rate=1e-2 * s),
+    "complex_momentum": lambda s: dynamics.complex_momentum(0.1 * s, 0.8 * np.exp(0.3j * s)),
+    "complex_momentum_alternating": lambda s: dynamics.complex_momentum(
+        0.1 * s, 0.8 * np.exp(0.3j * s), alternating=True),
+    "complex_momentum_complex_lr": lambda s: dynamics.complex_momentum(
+        0.1 * s * np.exp(0.2j), 0.8 * np.exp(0.3j * s)),
+    "aggregated_momentum": lambda s: dynamics.aggregated_momentum(
+        [0.05 * s, 0.05 * s], [0.5 * s, -0.4 + 0.3j]),
+    "recurrent_momentum": lambda s: dynamics.recurrent_momentum(
+        np.array([[0.7, -0.3 * s], [0.3 * s, 0.7]]), np.array([0.1 * s, 0.02])),
+    "complex_adam": lambda s: dynamics.complex_adam(1e-2 * s, 0.8 * np.exp(0.3j * s)),
 }
 
 

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# One prepared accelerator check for gamedyn (under 5 minutes even if every part
+# hits its limit; typically about a minute; no installs).
+#
+#   PYTHONPATH=. bash benchmarks/gpu_check.sh                               # from the repo root
+#   GAMEDYN_GPU_CHECK_SIZE=16384 GAMEDYN_GPU_CHECK_STEPS=200 bash benchmarks/gpu_check.sh   # small, e.g. on a CPU
+#
+# 1. what JAX sees (version, backend, devices);
+# 2. the default benchmark (4096 momentum settings x 1000 steps, float64) against
+#    NumPy on this machine's CPU, for the ratio;
+# 3. a sweep that fills the device (GAMEDYN_GPU_CHECK_SIZE settings, default 2^20)
+#    in float64 and float32, printing trajectory-steps per second; the NumPy
+#    reference runs only GAMEDYN_GPU_CHECK_NUMPY_STEPS steps there (rate and
+#    agreement at that length).
+# Each part has its own time limit; a part that fails or times out is reported and
+# the script goes on, then exits non-zero.
+set -euo pipefail
+export PYTHONUNBUFFERED=1
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+export PYTHONPATH="${PYTHONPATH:+$PYTHONPATH:}$PWD"
+PY="${PYTHON:-python3}"
+SIZE="${GAMEDYN_GPU_CHECK_SIZE:-1048576}"
+STEPS="${GAMEDYN_GPU_CHECK_STEPS:-1000}"
+NP_STEPS="${GAMEDYN_GPU_CHECK_NUMPY_STEPS:-10}"
+REPEATS="${GAMEDYN_GPU_CHECK_REPEATS:-5}"
+status=0
+t_start=$SECONDS
+
+part() {   # part LIMIT_SECONDS TITLE CMD...
+    local limit=$1 title=$2 rc=0
+    shift 2
+    echo
+    echo "== $title  (limit ${limit}s)"
+    local t0=$SECONDS
+    if command -v timeout >/dev/null 2>&1; then
+        timeout --kill-after=10 "$limit" "$@" || rc=$?
+    else
+        "$@" || rc=$?
+    fi
+    if [ "$rc" -ne 0 ]; then
+        if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+            echo "!! TIMED OUT after ${limit}s: $title"
+        else
+            echo "!! FAILED (exit $rc): $title"
+        fi
+        status=1
+    fi
+    echo "-- $title: $((SECONDS - t0)) s"
+}
+
+part 45 "accelerator" "$PY" -c '
+import os, jax
+print("jax", jax.__version__, "| backend:", jax.default_backend())
+print("devices:", jax.devices())
+for d in jax.devices():
+    try:
+        limit = (d.memory_stats() or {}).get("bytes_limit")
+    except Exception:
+        limit = None
+    mem = "" if limit is None else ", %.1f GiB usable" % (limit / 2**30)
+    print("  %s:%d %s%s" % (d.platform, d.id, d.device_kind, mem))
+if jax.default_backend() == "cpu":
+    print("NOTE: no accelerator visible to JAX; everything below runs on the CPU"
+          f" ({os.cpu_count()} cores).")
+'
+if command -v nvidia-smi >/dev/null 2>&1; then
+    part 15 "nvidia-smi" nvidia-smi --query-gpu=name,memory.total,driver_version,utilization.gpu --format=csv
+fi
+
+part 75 "ratio: 4096 settings x 1000 steps, float64, gamedyn vs NumPy" \
+    "$PY" benchmarks/sweep.py --settings 4096 --steps 1000 --repeats "$REPEATS"
+
+part 90 "fill: $SIZE settings x $STEPS steps, float64 (NumPy settings-last, $NP_STEPS steps)" \
+    "$PY" benchmarks/sweep.py --settings "$SIZE" --steps "$STEPS" --repeats "$REPEATS" \
+    --numpy last --numpy-steps "$NP_STEPS" --numpy-repeats 2
+
+part 60 "fill: $SIZE settings x $STEPS steps, float32 (gamedyn only)" \
+    "$PY" benchmarks/sweep.py --settings "$SIZE" --steps "$STEPS" --repeats "$REPEATS" \
+    --dtype float32 --numpy none
+
+echo
+echo "== gpu_check done in $((SECONDS - t_start)) s, status $status"
+exit "$status"
