@@ -1,6 +1,6 @@
 """How players update: optax-like ``Dynamics(init, step)``, ``simulate`` and analysis."""
 
-from dynamics._base import Dynamics, make_dynamics
+from dynamics._base import Dynamics, GradientState, make_dynamics
 from dynamics.aggregated_momentum import (AggregatedMomentumState, RecurrentMomentumState,
                                           aggregated_momentum, recurrent_momentum)
 from dynamics.augmented import augmented_matrix
@@ -9,16 +9,16 @@ from dynamics.complex_momentum import (ComplexMomentumState, complex_momentum,
                                        optax_complex_momentum)
 from dynamics.sweep import (RateGrid, grid_map, rate_grid, spectral_radius_grid,
                             steps_to_tolerance_grid)
-from dynamics.alternating import AlternatingState, alternating
-from dynamics.consensus import ConsensusState, consensus
-from dynamics.extragradient import ExtragradientState, extragradient
+from dynamics.alternating import alternating
+from dynamics.consensus import consensus
+from dynamics.extragradient import extragradient
 from dynamics.from_optax import OptaxState, from_optax
 from dynamics.linearize import linearize, realify, spectral_radius
-from dynamics.lola import LOLAState, lola
+from dynamics.lola import lola
 from dynamics.momentum import MomentumState, momentum
 from dynamics.optimistic import OptimisticState, optimistic
-from dynamics.sga import SGAState, sga
-from dynamics.simgd import SimGDState, simgd
+from dynamics.sga import sga
+from dynamics.simgd import simgd
 from dynamics.simulate import METRICS, Trajectory, distance_to_equilibrium, simulate
 
 __all__ = [
@@ -30,8 +30,7 @@ __all__ = [
     "ComplexMomentumState", "AggregatedMomentumState", "RecurrentMomentumState",
     "ComplexAdamState", "RateGrid", "grid_map", "rate_grid", "spectral_radius_grid",
     "steps_to_tolerance_grid",
-    "SimGDState", "AlternatingState", "MomentumState", "ExtragradientState",
-    "OptimisticState", "ConsensusState", "SGAState", "LOLAState", "OptaxState",
+    "GradientState", "MomentumState", "OptimisticState", "OptaxState",
     "simulate", "Trajectory", "METRICS", "distance_to_equilibrium",
     "linearize", "spectral_radius", "realify",
 ]

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.tree_util import Partial
 
-__all__ = ["Dynamics", "make_dynamics", "check_positive", "check_real"]
+__all__ = ["Dynamics", "GradientState", "make_dynamics", "check_positive", "check_real"]
 
 
 class Dynamics(NamedTuple):
@@ -29,6 +29,18 @@ class Dynamics(NamedTuple):
 
     init: Callable[[Any], Any]
     step: Callable[[Any, Any], Any]
+
+
+class GradientState(NamedTuple):
+    """The state of dynamics without buffers (simgd, alternating, extragradient,
+    consensus, sga, lola)."""
+
+    params: tuple       # Params
+    count: jax.Array    # int32 scalar, steps taken
+
+
+def init_gradient_state(hp, params):
+    return GradientState(params, zero_count())
 
 
 def make_dynamics(init_fn: Callable, step_fn: Callable, **hyper) -> Dynamics:

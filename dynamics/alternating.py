@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
 
-import jax
-
-from dynamics._base import Dynamics, axpy, check_positive, make_dynamics, zero_count
+from dynamics._base import (Dynamics, GradientState, axpy, check_positive, make_dynamics,
+                            init_gradient_state)
 from dynamics.gradients import player_gradient
 
-__all__ = ["alternating", "AlternatingState"]
-
-
-class AlternatingState(NamedTuple):
-    params: tuple       # Params
-    count: jax.Array    # int32 scalar
-
-
-def _init(hp, params):
-    return AlternatingState(params, zero_count())
+__all__ = ["alternating"]
 
 
 def _step(hp, game, state):
@@ -26,7 +15,7 @@ def _step(hp, game, state):
     for i in range(game.num_players):        # static player count: unrolled
         theta_i = axpy(-hp["lr"], player_gradient(game, params, i), params[i])
         params = params[:i] + (theta_i,) + params[i + 1:]
-    return AlternatingState(params, state.count + 1)
+    return GradientState(params, state.count + 1)
 
 
 def alternating(lr) -> Dynamics:
@@ -35,4 +24,4 @@ def alternating(lr) -> Dynamics:
     theta_i <- theta_i - lr * dL_i/dtheta_i(theta_1', ..., theta_{i-1}', theta_i, ...).
     On L = xy it neither converges nor diverges: the linear rate is exactly 1.
     """
-    return make_dynamics(_init, _step, lr=check_positive("lr", lr))
+    return make_dynamics(init_gradient_state, _step, lr=check_positive("lr", lr))

@@ -2,28 +2,17 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
 
-import jax
-
-from dynamics._base import Dynamics, axpy, check_positive, make_dynamics, zero_count
+from dynamics._base import (Dynamics, GradientState, axpy, check_positive, make_dynamics,
+                            init_gradient_state)
 from dynamics.gradients import xi
 
-__all__ = ["extragradient", "ExtragradientState"]
-
-
-class ExtragradientState(NamedTuple):
-    params: tuple       # Params
-    count: jax.Array    # int32 scalar
-
-
-def _init(hp, params):
-    return ExtragradientState(params, zero_count())
+__all__ = ["extragradient"]
 
 
 def _step(hp, game, state):
     look = axpy(-hp["lr"], xi(game, state.params), state.params)
-    return ExtragradientState(axpy(-hp["lr"], xi(game, look), state.params), state.count + 1)
+    return GradientState(axpy(-hp["lr"], xi(game, look), state.params), state.count + 1)
 
 
 def extragradient(lr) -> Dynamics:
@@ -31,4 +20,4 @@ def extragradient(lr) -> Dynamics:
 
     Two gradient evaluations per step; on L = xy the rate is sqrt(1 - lr^2 + lr^4).
     """
-    return make_dynamics(_init, _step, lr=check_positive("lr", lr))
+    return make_dynamics(init_gradient_state, _step, lr=check_positive("lr", lr))

@@ -7,7 +7,6 @@ use these unchecked versions.
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
 
 from games._base import _xi as xi, player_gradient  # noqa: F401  (re-exported)
 

@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import jax
 import jax.numpy as jnp
 
-from dynamics._base import (Dynamics, axpy, check_positive, check_real, make_dynamics,
-                            zero_count)
+from dynamics._base import (Dynamics, GradientState, axpy, check_positive, check_real,
+                            make_dynamics,
+                            init_gradient_state)
 from dynamics.gradients import xi
 
-__all__ = ["lola", "LOLAState"]
-
-
-class LOLAState(NamedTuple):
-    params: tuple       # Params
-    count: jax.Array    # int32 scalar
-
-
-def _init(hp, params):
-    return LOLAState(params, zero_count())
+__all__ = ["lola"]
 
 
 def _step(hp, game, state):
@@ -39,7 +29,7 @@ def _step(hp, game, state):
         correction = xi_vjp(v)[0][i]                 # d/dtheta_i sum_j v_j . xi_j
         direction = axpy(-hp["eta"], correction, g[i])
         new.append(axpy(-hp["lr"], direction, params[i]))
-    return LOLAState(tuple(new), state.count + 1)
+    return GradientState(tuple(new), state.count + 1)
 
 
 def lola(lr, eta) -> Dynamics:
@@ -51,5 +41,5 @@ def lola(lr, eta) -> Dynamics:
     -eta dL_j/dtheta_j, with the factor dL_i/dtheta_j held fixed (the original
     variant).  All players update simultaneously with step ``lr``.
     """
-    return make_dynamics(_init, _step, lr=check_positive("lr", lr),
+    return make_dynamics(init_gradient_state, _step, lr=check_positive("lr", lr),
                          eta=check_real("eta", eta))

@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import jax
 import jax.numpy as jnp
 
-from dynamics._base import (Dynamics, axpy, check_positive, check_real, make_dynamics,
-                            tree_vdot, zero_count)
+from dynamics._base import (Dynamics, GradientState, axpy, check_positive, check_real,
+                            make_dynamics,
+                            init_gradient_state, tree_vdot)
 from dynamics.gradients import xi_jvp_vjp
 
-__all__ = ["sga", "SGAState"]
-
-
-class SGAState(NamedTuple):
-    params: tuple       # Params
-    count: jax.Array    # int32 scalar
-
-
-def _init(hp, params):
-    return SGAState(params, zero_count())
+__all__ = ["sga"]
 
 
 def _step(hp, game, state, align):
@@ -32,7 +22,7 @@ def _step(hp, game, state, align):
         d = sum(x.size for x in jax.tree_util.tree_leaves(g))
         s = tree_vdot(g, jt_g) * tree_vdot(at_g, jt_g) / d + 0.1
         lam = lam * jnp.sign(s)
-    return SGAState(axpy(-hp["lr"], axpy(lam, at_g, g), state.params), state.count + 1)
+    return GradientState(axpy(-hp["lr"], axpy(lam, at_g, g), state.params), state.count + 1)
 
 
 def _step_aligned(hp, game, state):
@@ -50,5 +40,5 @@ def sga(lr, lam=1.0, align=True) -> Dynamics:
     sign(<xi, grad H> <A^T xi, grad H> / d + 1/10), grad H = J^T xi.
     """
     step = _step_aligned if align else _step_plain
-    return make_dynamics(_init, step, lr=check_positive("lr", lr),
+    return make_dynamics(init_gradient_state, step, lr=check_positive("lr", lr),
                          lam=check_real("lam", lam))

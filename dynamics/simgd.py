@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
 
-import jax
-
-from dynamics._base import Dynamics, axpy, check_positive, make_dynamics, zero_count
+from dynamics._base import (Dynamics, GradientState, axpy, check_positive, make_dynamics,
+                            init_gradient_state)
 from dynamics.gradients import xi
 
-__all__ = ["simgd", "SimGDState"]
-
-
-class SimGDState(NamedTuple):
-    params: tuple       # Params
-    count: jax.Array    # int32 scalar, steps taken
-
-
-def _init(hp, params):
-    return SimGDState(params, zero_count())
+__all__ = ["simgd"]
 
 
 def _step(hp, game, state):
-    return SimGDState(axpy(-hp["lr"], xi(game, state.params), state.params), state.count + 1)
+    return GradientState(axpy(-hp["lr"], xi(game, state.params), state.params), state.count + 1)
 
 
 def simgd(lr) -> Dynamics:
@@ -37,4 +26,4 @@ def simgd(lr) -> Dynamics:
     >>> [float(p[0]) for p in s.params]
     [0.5, 1.5]
     """
-    return make_dynamics(_init, _step, lr=check_positive("lr", lr))
+    return make_dynamics(init_gradient_state, _step, lr=check_positive("lr", lr))

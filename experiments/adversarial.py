@@ -114,12 +114,15 @@ def format_table(rows: dict) -> str:
     lines = ["gradient evaluations to converge (best setting per method; '-' = none converges)",
              head, "-" * len(head)]
     for g, r in rows.items():
-        cells = "".join(f"{(format(r[m]['evals'], '.0f') if np.isfinite(r[m]['evals']) else '-'):>20}"
-                        for m in METHODS)
+        cells = "".join(f"{_evals_txt(r[m]['evals']):>20}" for m in METHODS)
         lines.append(f"{g:>9.3f} " + cells + f"{advantage(r):>10.2f}x")
     lines.append("advantage = fewest evaluations of GDA/EG/OG/real momentum divided by complex "
                  "momentum's (best arg)")
     return "\n".join(lines)
+
+
+def _evals_txt(evals: float) -> str:
+    return format(evals, ".0f") if np.isfinite(evals) else "-"
 
 
 def advantage(row: dict) -> float:

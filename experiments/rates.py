@@ -99,7 +99,8 @@ def run(game_name="dirac_gan", dynamics_name="complex_momentum", *, lr=0.5, grid
     results = {"command": "rates", "config": {"game": game_name, "dynamics": dynamics_name,
                "lr": lr, "grid": grid, "sim_grid": sim_grid, "steps": steps, "tol": tol,
                "radius": radius, "seed": seed}, "best": best, "best_real": best_real,
-               "best_simulated": best_sim, "baseline_rates": baselines, "converging_share": float(np.mean(rho < 1)),
+               "best_simulated": best_sim, "baseline_rates": baselines,
+               "converging_share": float(np.mean(rho < 1)),
                "elapsed_s": time.perf_counter() - t0}
     _io.write_json(out / "results.json", results)
     _io.write_npz(out / "rates.npz", mags=mags, args=args, spectral_radius=rho,

@@ -248,7 +248,8 @@ def test_dirac_gan_complex_momentum_converges_where_gd_does_not():
 
 def test_sweep_steps_agree_with_spectral_radius_on_a_linear_game():
     g = games.bilinear(jnp.eye(1))
-    grid = dynamics.rate_grid(g, [0.3], [0.3, 0.8, 1.0], [0.2, 1.5], start=g.init(jax.random.key(1)),
+    grid = dynamics.rate_grid(g, [0.3], [0.3, 0.8, 1.0], [0.2, 1.5],
+                              start=g.init(jax.random.key(1)),
                               steps=3000)
     assert (grid.spectral_radius < 0.99).any() and (grid.spectral_radius >= 1).any()
     for j in range(3):
