@@ -42,6 +42,11 @@ def build_parser() -> argparse.ArgumentParser:
         "adversarial", help="gradient evaluations to converge vs adversarialness",
         description="Tune GDA, EG, OG, real and complex momentum on the adversarialness "
         "family and compare the gradient evaluations they need."))
+    from experiments import gan
+    gan.add_arguments(sub.add_parser(
+        "gan", help="train a GAN on 2-D mixtures with Adam, momentum, complex momentum and "
+        "complex Adam", description="Train the 2-D mixture GAN with each optimiser over "
+        "several seeds; report modes covered and the share of high-quality samples."))
     return parser
 
 
@@ -70,7 +75,12 @@ def _adversarial(args) -> int:
     return adversarial.main(args)
 
 
-COMMANDS = {"compare": _compare, "rates": _rates, "adversarial": _adversarial}
+def _gan(args) -> int:
+    from experiments import gan
+    return gan.main(args)
+
+
+COMMANDS = {"compare": _compare, "rates": _rates, "adversarial": _adversarial, "gan": _gan}
 
 
 def main(argv=None) -> int:

@@ -1,3 +1,5 @@
 """Small parametric functions (MLPs, hypernetworks) in pure JAX; imports nothing of ours."""
 
-__all__: list[str] = []
+from nets.mlp import ACTIVATIONS, MLP, mlp
+
+__all__ = ["mlp", "MLP", "ACTIVATIONS"]
