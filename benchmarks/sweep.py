@@ -22,6 +22,7 @@ state overflowed; the default grid stays finite.
 
     python benchmarks/sweep.py                      # 4096 settings x 1000 steps, float64
     python benchmarks/sweep.py --compare-unroll 1,2,4,8
+    python benchmarks/sweep.py --handwritten        # + a hand-written (7,S) JAX loop, the ceiling
     python benchmarks/sweep.py --settings 1048576 --numpy-steps 20   # large, e.g. on a GPU
 """
 
@@ -53,6 +54,10 @@ def parse_args(argv=None):
                    help="simulate(..., unroll=) (default: simulate's own default)")
     p.add_argument("--compare-unroll", default="",
                    help="comma-separated unroll values to time side by side, e.g. 1,2,4,8")
+    p.add_argument("--handwritten", action="store_true",
+                   help="also time a hand-written settings-last (7,S) JAX loop of the same "
+                        "update (with and without per-step divergence tracking): the ceiling "
+                        "for a sweep through the library")
     p.add_argument("--numpy", choices=("both", "first", "last", "none"), default="both",
                    help="NumPy reference layouts to time: settings-first (S,7), settings-last "
                         "(7,S), both (default) or none")
@@ -149,6 +154,41 @@ def make_gamedyn_sweep(steps, unroll):
     return jax.jit(jax.vmap(one, in_axes=(None, None, 0, 0)))
 
 
+def make_handwritten_sweep(steps, unroll, track):
+    """The same update written out by hand for this game, settings on the last axis
+    ``(7, S)``, one ``lax.scan``; with ``track`` it records the first non-finite step
+    per element as ``simulate`` does.  A reference for what the library could reach."""
+    import jax
+    import jax.numpy as jnp
+
+    never = jnp.iinfo(jnp.int32).max
+
+    @jax.jit
+    def run(x0, y0, c, d, lr, beta):
+        shape = x0.shape + lr.shape
+        x, y = (jnp.broadcast_to(v[:, None], shape) for v in (x0, y0))
+        c, d = c[:, None], d[:, None]
+
+        def body(carry, _):
+            (x, y, mx, my), first, t = carry
+            mx = beta * mx - (c * x - d * y)
+            my = beta * my - (c * y + d * x)
+            state, t = (x + lr * mx, y + lr * my, mx, my), t + 1
+            if track:
+                finite = jnp.isfinite(state[0])
+                for v in state[1:]:
+                    finite = finite & jnp.isfinite(v)
+                first = jnp.minimum(first, jnp.where(finite, never, t))
+            return (state, first, t), None
+
+        carry = ((x, y, jnp.zeros_like(x), jnp.zeros_like(y)),
+                 jnp.full(shape, never, jnp.int32), jnp.int32(0))
+        (state, first, _), _ = jax.lax.scan(body, carry, None, length=steps,
+                                            unroll=unroll or 4)
+        return state, first
+    return run
+
+
 def max_abs_finite(state):
     """Per setting, the largest finite magnitude in a state given as (S, k) arrays."""
     return np.max([np.abs(np.where(np.isfinite(v), v, 0)).max(axis=1) for v in state], axis=0)
@@ -204,6 +244,17 @@ def main(argv=None):
 
     contenders = {label: (lambda fn=fn: jax.block_until_ready(fn(game, start, jlr, jbeta)))
                   for label, (fn, _) in runs.items()}
+    if args.handwritten:
+        hw_args = tuple(jnp.asarray(v) for v in (x0, y0, c, d, lr, beta))
+        for track in (True, False):
+            fn = make_handwritten_sweep(T, args.unroll, track)
+            state = jax.block_until_ready(fn(*hw_args))[0]
+            ref = runs[next(iter(runs))][1][0]
+            diff = max(float(np.nanmax(np.abs(np.asarray(h).T - np.asarray(r))))
+                       for h, r in zip(state, ref))
+            label = f"hand-written JAX (7,S){'' if track else ' untracked'}"
+            print(f"  {label}: max difference from gamedyn {diff:.2e}")
+            contenders[label] = (lambda fn=fn: jax.block_until_ready(fn(*hw_args)))
     layouts = {"both": ("first", "last"), "first": ("first",), "last": ("last",),
                "none": ()}[args.numpy]
     np_labels = {"first": "numpy settings-first (S,7)", "last": "numpy settings-last (7,S)"}
@@ -270,6 +321,9 @@ def main(argv=None):
         for lay in layouts:
             k = np_labels[lay]
             print(f"  ratio gamedyn / {k}: {rate[main_label] / rate[k]:.1f}x")
+        for k in (k for k in contenders if k.startswith("hand-written")):
+            for lay in layouts:
+                print(f"  ratio {k} / {np_labels[lay]}: {rate[k] / rate[np_labels[lay]]:.1f}x")
         print(f"RATIO (gamedyn vs the faster NumPy, {best_np}): "
               f"{rate[main_label] / rate[best_np]:.1f}x")
     else:
