@@ -1,10 +1,15 @@
 """A GAN on a 2-D mixture of Gaussians: a ring of 8 or a 4 x 4 grid of 16 modes.
 
 Data (ours where PAPERS.md is silent): equal-weight Gaussians with standard
-deviation ``std`` (0.02 by default, for both kinds) around
+deviation ``std`` (0.02 by default, for both kinds; PAPERS.md gives 0.02 for the
+grid) around
 
 * ``"ring8"``: 8 centres on a circle of radius 2, (2 cos(2 pi k / 8), 2 sin(2 pi k / 8));
 * ``"grid16"``: the 16 centres {-3, -1, 1, 3}^2 (spacing 2).
+
+``gamedyn gan`` (experiments/gan.py) passes ``std=0.05`` for ``"ring8"``, a common
+wider choice for the ring, and keeps 0.02 for ``"grid16"``; it also uses larger
+tanh networks than the defaults here (see ``experiments.gan.NETWORK``).
 
 Players: 0 is the generator G (latent z ~ N(0, I) -> R^2), 1 the discriminator
 D (R^2 -> a logit), both small MLPs by default.  Losses are the standard
