@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # One prepared accelerator check for gamedyn (under 5 minutes even if every part
-# hits its limit; typically about a minute; no installs).
+# hits its limit: the limits add up to 290 s; about 90 s on an H100; no installs).
 #
 #   PYTHONPATH=. bash benchmarks/gpu_check.sh                               # from the repo root
-#   GAMEDYN_GPU_CHECK_SIZE=16384 GAMEDYN_GPU_CHECK_STEPS=200 bash benchmarks/gpu_check.sh   # small, e.g. on a CPU
+#   GAMEDYN_GPU_CHECK_SIZE=16384 GAMEDYN_GPU_CHECK_STEPS=200 GAMEDYN_GPU_CHECK_RATES_GRID=64 \
+#       bash benchmarks/gpu_check.sh                                        # small, e.g. on a CPU
 #
 # 1. what JAX sees (version, backend, devices);
 # 2. the default benchmark (4096 momentum settings x 1000 steps, float64) against
@@ -11,7 +12,15 @@
 # 3. a sweep that fills the device (GAMEDYN_GPU_CHECK_SIZE settings, default 2^20)
 #    in float64 and float32, printing trajectory-steps per second; the NumPy
 #    reference runs only GAMEDYN_GPU_CHECK_NUMPY_STEPS steps there (rate and
-#    agreement at that length).
+#    agreement at that length);
+# 4. a complex-momentum rate heatmap on the Dirac GAN (GAMEDYN_GPU_CHECK_RATES_GRID^2
+#    settings of arg beta x |beta|, default 1024 x 1024, x GAMEDYN_GPU_CHECK_RATES_STEPS
+#    steps, default 1000, float64) by dynamics.steps_to_tolerance_grid (the simulation
+#    route: XLA's eigenvalues on a GPU are slow or missing), printed as trajectory-steps per
+#    second, with the NumPy reference on 4096 of the settings for agreement and rate;
+# 5. benchmarks/rates.py at its default size (64 x 64 x 1000, both games) on the device,
+#    the eigenvalue route (spectral_radius_grid) on the host CPU: XLA's non-symmetric
+#    eigenvalues on a GPU are slow or missing (a note, not a failure, if it fails).
 # Each part has its own time limit; a part that fails or times out is reported and
 # the script goes on, then exits non-zero.
 set -euo pipefail
@@ -24,6 +33,8 @@ SIZE="${GAMEDYN_GPU_CHECK_SIZE:-1048576}"
 STEPS="${GAMEDYN_GPU_CHECK_STEPS:-1000}"
 NP_STEPS="${GAMEDYN_GPU_CHECK_NUMPY_STEPS:-10}"
 REPEATS="${GAMEDYN_GPU_CHECK_REPEATS:-5}"
+RGRID="${GAMEDYN_GPU_CHECK_RATES_GRID:-1024}"
+RSTEPS="${GAMEDYN_GPU_CHECK_RATES_STEPS:-1000}"
 status=0
 t_start=$SECONDS
 
@@ -49,7 +60,7 @@ part() {   # part LIMIT_SECONDS TITLE CMD...
     echo "-- $title: $((SECONDS - t0)) s"
 }
 
-part 45 "accelerator" "$PY" -c '
+part 30 "accelerator" "$PY" -c '
 import os, jax
 print("jax", jax.__version__, "| backend:", jax.default_backend())
 print("devices:", jax.devices())
@@ -65,19 +76,26 @@ if jax.default_backend() == "cpu":
           f" ({os.cpu_count()} cores).")
 '
 if command -v nvidia-smi >/dev/null 2>&1; then
-    part 15 "nvidia-smi" nvidia-smi --query-gpu=name,memory.total,driver_version,utilization.gpu --format=csv
+    part 10 "nvidia-smi" nvidia-smi --query-gpu=name,memory.total,driver_version,utilization.gpu --format=csv
 fi
 
-part 75 "ratio: 4096 settings x 1000 steps, float64, gamedyn vs NumPy" \
+part 50 "ratio: 4096 settings x 1000 steps, float64, gamedyn vs NumPy" \
     "$PY" benchmarks/sweep.py --settings 4096 --steps 1000 --repeats "$REPEATS"
 
-part 90 "fill: $SIZE settings x $STEPS steps, float64 (NumPy settings-last, $NP_STEPS steps)" \
+part 60 "fill: $SIZE settings x $STEPS steps, float64 (NumPy settings-last, $NP_STEPS steps)" \
     "$PY" benchmarks/sweep.py --settings "$SIZE" --steps "$STEPS" --repeats "$REPEATS" \
     --numpy last --numpy-steps "$NP_STEPS" --numpy-repeats 2
 
-part 60 "fill: $SIZE settings x $STEPS steps, float32 (gamedyn only)" \
+part 40 "fill: $SIZE settings x $STEPS steps, float32 (gamedyn only)" \
     "$PY" benchmarks/sweep.py --settings "$SIZE" --steps "$STEPS" --repeats "$REPEATS" \
     --dtype float32 --numpy none
+
+part 40 "rate heatmap: ${RGRID}x${RGRID} complex momentum settings x $RSTEPS steps, Dirac GAN, float64 (NumPy on 4096)" \
+    "$PY" benchmarks/rates.py --games dirac_gan --grid "$RGRID" --steps "$RSTEPS" \
+    --repeats "$REPEATS" --eig off --no-sketch --numpy-subset 4096
+
+part 60 "rates: 64x64 settings x 1000 steps, both games (eigenvalue route on the host CPU)" \
+    "$PY" benchmarks/rates.py --repeats "$REPEATS" --no-sketch
 
 echo
 echo "== gpu_check done in $((SECONDS - t_start)) s, status $status"
