@@ -61,6 +61,8 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sweep import fmt_ms, timed  # noqa: E402  (shared timing helpers)
 
 GAMES = ("dirac_gan", "adversarial")
 ADVERSARIAL_GAMMA_MAX = 0.5
@@ -320,16 +322,6 @@ def check_steps(label, got, ref_hit, rerun, steps, tol, edge_rtol):
 
 
 # ----------------------------------------------------------------------------- timing
-
-def timed(fn):
-    t = time.perf_counter()
-    fn()
-    return time.perf_counter() - t
-
-
-def fmt_ms(seconds):
-    return f"{1e3 * seconds:9.1f} ms"
-
 
 def first_call(label, fn):
     t = time.perf_counter()
