@@ -9,6 +9,7 @@ dynamics built from traced values inside ``jax.vmap`` just works.
 
 from __future__ import annotations
 
+import functools
 import numbers
 from typing import Any, Callable, NamedTuple
 
@@ -43,10 +44,18 @@ def init_gradient_state(hp, params):
     return GradientState(params, zero_count())
 
 
+@functools.lru_cache(maxsize=None)
+def _array_init(init_fn: Callable) -> Callable:
+    # Cached so the wrapper's identity (part of the dynamics' treedef) is stable.
+    def init(hyper, params):
+        return init_fn(hyper, jax.tree_util.tree_map(jnp.asarray, params))
+    return init
+
+
 def make_dynamics(init_fn: Callable, step_fn: Callable, **hyper) -> Dynamics:
     """Bind hyperparameters (pytree leaves) to module-level ``init_fn(hyper, params)``
-    and ``step_fn(hyper, game, state)``."""
-    return Dynamics(Partial(init_fn, hyper), Partial(step_fn, hyper))
+    and ``step_fn(hyper, game, state)``.  Python-number parameters become arrays."""
+    return Dynamics(Partial(_array_init(init_fn), hyper), Partial(step_fn, hyper))
 
 
 def _concrete_values(value):
@@ -55,7 +64,16 @@ def _concrete_values(value):
     return np.asarray(value)
 
 
-def check_real(name: str, value, what: str = ""):
+def check_scalar(name: str, value):
+    """Hyperparameters are scalars (per example under vmap): an array would
+    broadcast into the parameters and silently change their shapes."""
+    if jnp.ndim(value) != 0:
+        raise ValueError(f"{name} must be a scalar; got shape {jnp.shape(value)}. To sweep "
+                         f"values, jax.vmap over a function that builds the dynamics.")
+    return value
+
+
+def check_real(name: str, value, what: str = "", *, scalar: bool = True):
     """Reject complex, boolean or non-numeric hyperparameters given as concrete values."""
     if isinstance(value, bool) or (not isinstance(value, (numbers.Number, jax.Array, np.ndarray))
                                    and not isinstance(value, jax.core.Tracer)):
@@ -67,7 +85,7 @@ def check_real(name: str, value, what: str = ""):
     vals = _concrete_values(value)
     if vals is not None and not np.all(np.isfinite(vals)):
         raise ValueError(f"{name} must be finite; got {value!r}.")
-    return value
+    return check_scalar(name, value) if scalar else value
 
 
 def check_positive(name: str, value):

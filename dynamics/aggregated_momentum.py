@@ -49,7 +49,7 @@ def _vector(name, value):
     if isinstance(value, jax.core.Tracer):
         arr = value
     else:
-        check_complex(name, value)
+        check_complex(name, value, scalar=False)
         arr = jnp.asarray(value)
     if arr.ndim != 1 or arr.shape[0] < 1:
         raise ValueError(f"{name} must be a non-empty 1-D sequence; got shape {arr.shape}.")
@@ -112,8 +112,8 @@ def recurrent_momentum(B, a) -> Dynamics:
     a = (Re lr, -Im lr): the buffers are Re mu and Im mu.
     """
     B, a = jnp.asarray(B), jnp.asarray(a)
-    check_real("B", B)
-    check_real("a", a)
+    check_real("B", B, scalar=False)
+    check_real("a", a, scalar=False)
     if B.ndim != 2 or B.shape[0] != B.shape[1] or a.shape != (B.shape[0],):
         raise ValueError(f"B must be square (K, K) and a of shape (K,); got B {B.shape} and "
                          f"a {a.shape}.")

@@ -19,15 +19,15 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from dynamics._base import Dynamics, make_dynamics, zero_count
+from dynamics._base import Dynamics, check_scalar, make_dynamics, zero_count
 from dynamics.gradients import player_gradient, xi
 
 __all__ = ["complex_momentum", "ComplexMomentumState", "optax_complex_momentum",
            "check_complex_step", "check_complex"]
 
 
-def check_complex(name: str, value):
-    """A real or complex number or array, finite when concrete."""
+def check_complex(name: str, value, *, scalar: bool = True):
+    """A real or complex number (or array, with ``scalar=False``), finite when concrete."""
     if isinstance(value, bool) or isinstance(value, str) or value is None:
         raise TypeError(f"{name} must be a (complex) number or array; got {value!r}.")
     if not isinstance(value, jax.core.Tracer):
@@ -36,7 +36,7 @@ def check_complex(name: str, value):
             raise TypeError(f"{name} must be a (complex) number or array; got {value!r}.")
         if not np.all(np.isfinite(arr)):
             raise ValueError(f"{name} must be finite; got {value!r}.")
-    return value
+    return check_scalar(name, value) if scalar else value
 
 
 def check_complex_step(name: str, value):

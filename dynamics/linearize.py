@@ -53,11 +53,15 @@ def linearize(game, dyn: Dynamics, params, *, state=None) -> jax.Array:
     """Jacobian of one ``dyn.step`` w.r.t. the whole real-ified state.
 
     The state holds params and buffers; complex buffers enter as real and
-    imaginary parts, counters and keys are held fixed.  Unless ``state`` is
-    given, it is ``dyn.init(params)`` advanced by one step with ``params`` put
-    back, so first-step special cases (optimistic's missing previous gradient,
-    bias corrections) do not enter: at a fixed point this is the steady-state
-    map, whose spectral radius is the local linear convergence rate.
+    imaginary parts, counters and keys are held fixed (so are constant float
+    leaves, which each add an eigenvalue 1).  Unless ``state`` is given, it is
+    ``dyn.init(params)`` advanced by one step with ``params`` put back, so
+    first-step special cases (optimistic's missing previous gradient) do not
+    enter: at a fixed point this is the steady-state map, whose spectral radius
+    is the local linear convergence rate.  Step-dependent factors (Adam's bias
+    corrections) are taken at step 1; Adam-type dynamics have no derivative at
+    an exact fixed point (sqrt of a zero second moment), so linearise them at a
+    ``state`` of your choosing.
     """
     check_params(game, params)
     return _linearize(game, dyn, params, state)

@@ -64,6 +64,8 @@ def _normalise_metrics(game, metrics):
         return tuple((n, METRICS[n]) for n in names)
     if callable(metrics):
         return (("metric", metrics),)
+    if isinstance(metrics, str):
+        metrics = (metrics,)
     if isinstance(metrics, dict):
         items = tuple(metrics.items())
     else:
@@ -182,7 +184,7 @@ def simulate(game, dyn: Dynamics, params, steps: int, *, every: int = 1,
     """
     check_params(game, params)
     for name, v in (("steps", steps), ("every", every)):
-        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+        if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < 1:
             raise ValueError(f"{name} must be a positive int; got {v!r}.")
     if steps % every:
         raise ValueError(f"steps ({steps}) must be a multiple of every ({every}); e.g. "
@@ -194,6 +196,6 @@ def simulate(game, dyn: Dynamics, params, steps: int, *, every: int = 1,
         unroll = min(4, every)
     elif isinstance(unroll, bool) or not isinstance(unroll, numbers.Integral) or unroll < 1:
         raise ValueError(f"unroll must be a positive int; got {unroll!r}.")
-    unroll = int(unroll)
+    unroll, steps, every = int(unroll), int(steps), int(every)
     return _simulate(game, dyn, params, steps, every, _normalise_metrics(game, metrics),
                      unroll)

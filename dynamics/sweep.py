@@ -9,6 +9,7 @@ grid axis is sharded over all of ``jax.devices()`` with ``jax.sharding`` (a
 from __future__ import annotations
 
 import functools
+import numbers
 from typing import Callable, NamedTuple
 
 import jax
@@ -100,9 +101,9 @@ def spectral_radius_grid(game, lrs, mags, args, *, alternating=False, at=None,
 
 
 @functools.lru_cache(maxsize=None)
-def _steps_fn(alternating, steps, tol, unroll):
+def _steps_fn(alternating, steps, unroll):
     def fn(ctx, lr, beta):
-        game, start = ctx
+        game, start, tol = ctx
         dyn = complex_momentum(lr, beta, alternating=alternating)
         eq = game.equilibrium()
 
@@ -131,15 +132,16 @@ def steps_to_tolerance_grid(game, start, lrs, mags, args, *, steps: int, tol: fl
         raise ValueError(f"{type(game).__name__} has no known equilibrium to measure "
                          f"distances to.")
     check_params(game, start)
-    if not isinstance(steps, int) or steps < 1:
+    if not isinstance(steps, numbers.Integral) or isinstance(steps, bool) or steps < 1:
         raise ValueError(f"steps must be a positive int; got {steps!r}.")
     _, lr, beta, shape = _grid_columns(lrs, mags, args)
     # Measured with benchmarks/rates.py: unrolling makes XLA:CPU recompute the
     # gradient's inputs in several kernels per step (1.4-2x slower), while on a
     # GPU unroll=4 is 2-3x faster than 1.
     unroll = 1 if jax.default_backend() == "cpu" else 4
-    fn = _steps_fn(bool(alternating), steps, float(tol), unroll)
-    out = np.asarray(grid_map(fn, (game, start), jnp.asarray(lr), jnp.asarray(beta),
+    fn = _steps_fn(bool(alternating), int(steps), unroll)
+    out = np.asarray(grid_map(fn, (game, start, jnp.asarray(tol, float)), jnp.asarray(lr),
+                              jnp.asarray(beta),
                               devices=devices))[: lr.size].astype(float)
     out[out < 0] = np.inf
     return out.reshape(shape)

@@ -13,6 +13,9 @@ import numpy as np
 
 __all__ = ["write_json", "write_npz", "write_png", "jsonable"]
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
     path = Path(path)
@@ -23,6 +26,7 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)     # mkstemp makes 0600; honour the umask
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -54,8 +58,13 @@ def write_json(path, obj) -> None:
 
 
 def write_npz(path, **arrays) -> None:
+    arrays = {k: np.asarray(v) for k, v in arrays.items()}
+    for k, v in arrays.items():
+        if v.dtype == object:
+            raise TypeError(f"write_npz: {k!r} is not a numeric array (dtype object); NPZ "
+                            f"files here hold plain arrays only, never pickles.")
     buf = io.BytesIO()
-    np.savez_compressed(buf, **{k: np.asarray(v) for k, v in arrays.items()})
+    np.savez_compressed(buf, allow_pickle=False, **arrays)
     _atomic_write_bytes(Path(path), buf.getvalue())
 
 

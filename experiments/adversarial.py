@@ -26,6 +26,7 @@ import games
 from experiments import _io
 from experiments._progress import Progress
 from experiments.rates import steps_from_radius
+from experiments.registry import UsageError
 
 __all__ = ["add_arguments", "main", "run", "METHODS", "coordinate_blocks",
            "momentum_radius"]
@@ -133,10 +134,10 @@ def advantage(row: dict) -> float:
 
 def run(points=20, *, grid=50, n_args=13, tol=1e-6, out="runs/adversarial", echo=print):
     if points < 2 or grid < 2 or n_args < 2:
-        raise ValueError(f"--points, --grid and --args need at least 2; got {points}, {grid}, "
+        raise UsageError(f"--points, --grid and --args need at least 2; got {points}, {grid}, "
                          f"{n_args}.")
     if not 0 < tol < 1:
-        raise ValueError(f"--tol must lie in (0, 1); got {tol}.")
+        raise UsageError(f"--tol must lie in (0, 1); got {tol}.")
     out = Path(out)
     gammas = np.linspace(0.0, 1.0, points)
     rows = {}

@@ -52,14 +52,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _compare(args) -> int:
     from experiments import compare
-    from experiments.registry import DYNAMICS, GAMES, resolve
+    from experiments.registry import DYNAMICS, GAMES, UsageError, resolve
 
     game_names = resolve("game", args.game or compare.DEFAULT_GAMES, GAMES)
     dyn_names = resolve("dynamics", args.dynamics or compare.DEFAULT_DYNAMICS, DYNAMICS)
     if args.steps < 10:
-        raise ValueError(f"--steps must be at least 10 to fit a rate; got {args.steps}.")
+        raise UsageError(f"--steps must be at least 10 to fit a rate; got {args.steps}.")
     if not args.lr > 0:
-        raise ValueError(f"--lr must be positive; got {args.lr}. Try --lr 0.1.")
+        raise UsageError(f"--lr must be positive; got {args.lr}. Try --lr 0.1.")
     compare.run(game_names, dyn_names, steps=args.steps, lr=args.lr, seed=args.seed,
                 out=args.out, plots=not args.no_plots)
     return 0
@@ -92,9 +92,10 @@ def main(argv=None) -> int:
     import jax
     # Analysis tables want distances down to 1e-6 and rates to many digits.
     jax.config.update("jax_enable_x64", True)
+    from experiments.registry import UsageError
     try:
         return COMMANDS[args.command](args)
-    except (ValueError, TypeError) as err:
+    except UsageError as err:
         print(f"gamedyn {args.command}: error: {err}", file=sys.stderr)
         return 2
 

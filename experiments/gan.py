@@ -28,7 +28,7 @@ import optax
 import dynamics
 from experiments import _io
 from experiments._progress import Progress
-from experiments.registry import resolve
+from experiments.registry import UsageError, resolve
 from games.gan_mixture import KINDS, gan_mixture
 from nets.mlp import mlp
 
@@ -187,7 +187,7 @@ def _plot(path: Path, title: str, real: np.ndarray, fake: np.ndarray, modes: np.
 
 def _check_int(name: str, v, low: int = 1) -> int:
     if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
-        raise ValueError(f"{name} must be an int >= {low}; got {v!r}.")
+        raise UsageError(f"{name} must be an int >= {low}; got {v!r}.")
     return int(v)
 
 
@@ -231,14 +231,14 @@ def run(kind: str = DEFAULTS["kind"], optimizers=DEFAULT_OPTIMIZERS, *,
     optimiser, so an interrupted run keeps the optimisers it finished.
     """
     if kind not in KINDS:
-        raise ValueError(f"unknown mixture kind {kind!r}; choose from {', '.join(KINDS)}.")
+        raise UsageError(f"unknown mixture kind {kind!r}; choose from {', '.join(KINDS)}.")
     steps, seeds = _check_int("steps", steps), _check_int("seeds", seeds)
     seed = _check_int("seed", seed, 0)
     batch_size, samples = _check_int("batch_size", batch_size), _check_int("samples", samples)
     chunks = min(_check_int("chunks", chunks), steps)
     if isinstance(lr_scale, bool) or not isinstance(lr_scale, (int, float)) \
             or not (math.isfinite(lr_scale) and lr_scale > 0):
-        raise ValueError(f"lr_scale must be a positive number; got {lr_scale!r}.")
+        raise UsageError(f"lr_scale must be a positive number; got {lr_scale!r}.")
     opts = _resolve_optimizers(optimizers, float(lr_scale))
 
     out = Path(out)

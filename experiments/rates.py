@@ -14,7 +14,7 @@ from jax.flatten_util import ravel_pytree
 import dynamics
 from experiments import _io
 from experiments._progress import Progress
-from experiments.registry import GAMES, resolve
+from experiments.registry import GAMES, UsageError, resolve
 
 __all__ = ["add_arguments", "main", "run", "steps_from_radius", "RATE_DYNAMICS"]
 
@@ -60,14 +60,14 @@ def run(game_name="dirac_gan", dynamics_name="complex_momentum", *, lr=0.5, grid
     [game_name] = resolve("game", [game_name], GAMES)
     [dynamics_name] = resolve("dynamics", [dynamics_name], RATE_DYNAMICS)
     if not lr > 0:
-        raise ValueError(f"--lr must be positive; got {lr}.")
+        raise UsageError(f"--lr must be positive; got {lr}.")
     if grid < 2 or sim_grid < 2:
-        raise ValueError(f"--grid and --sim-grid need at least 2 points; got {grid}, "
+        raise UsageError(f"--grid and --sim-grid need at least 2 points; got {grid}, "
                          f"{sim_grid}.")
     if not radius > 0:
-        raise ValueError(f"--radius must be positive; got {radius}.")
+        raise UsageError(f"--radius must be positive; got {radius}.")
     if not 0 < tol < 1:
-        raise ValueError(f"--tol is a relative distance in (0, 1); got {tol}.")
+        raise UsageError(f"--tol is a relative distance in (0, 1); got {tol}.")
     alternating = RATE_DYNAMICS[dynamics_name]
     game = GAMES[game_name]()
     out = Path(out)

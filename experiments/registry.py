@@ -9,7 +9,15 @@ import jax.numpy as jnp
 import dynamics
 import games
 
-__all__ = ["GAMES", "DYNAMICS", "resolve"]
+__all__ = ["GAMES", "DYNAMICS", "UsageError", "resolve"]
+
+
+class UsageError(ValueError):
+    """Bad command-line input: the CLI prints the message and exits with status 2.
+
+    Other exceptions keep their traceback, so internal bugs are not mistaken
+    for user errors.
+    """
 
 # Games with a known equilibrium, so distances and rates are defined.
 GAMES: dict[str, Callable[[], games.Game]] = {
@@ -42,9 +50,9 @@ def resolve(kind: str, requested, registry: dict) -> list[str]:
         names += [n.strip() for n in str(item).split(",") if n.strip()]
     unknown = [n for n in names if n not in registry]
     if unknown:
-        raise ValueError(f"unknown {kind} name{'s' if len(unknown) > 1 else ''} "
+        raise UsageError(f"unknown {kind} name{'s' if len(unknown) > 1 else ''} "
                          f"{', '.join(map(repr, unknown))}; choose from "
                          f"{', '.join(registry)} (comma-separated or repeated).")
     if not names:
-        raise ValueError(f"no {kind} given; choose from {', '.join(registry)}.")
+        raise UsageError(f"no {kind} given; choose from {', '.join(registry)}.")
     return list(dict.fromkeys(names))

@@ -43,7 +43,7 @@ class Adversarial(Game):
         return (z, z)
 
 
-def adversarial(gamma_max=1.0, *, gammas=None, dim: int = 7) -> Adversarial:
+def adversarial(gamma_max=None, *, gammas=None, dim: int = 7) -> Adversarial:
     """The adversarialness family with ``a = b = linspace(1/4, 4, dim)``.
 
     ``gammas`` default to ``linspace(0, gamma_max, dim)`` (so gamma_1 = 0 and
@@ -51,9 +51,13 @@ def adversarial(gamma_max=1.0, *, gammas=None, dim: int = 7) -> Adversarial:
     gamma_max = 1 makes the last coordinate purely bilinear while the first stays
     a pure minimisation.  For a purely bilinear game pass ``gammas=jnp.ones(dim)``.
     Coordinate k contributes the Jacobian eigenvalues (1 - g_k) b_k +- i g_k a_k.
-    ``gamma_max`` may be a traced array, so ``jax.vmap`` sweeps the family.
+    ``gamma_max`` (default 1) may be a traced array, so ``jax.vmap`` sweeps the family.
     """
+    if gammas is not None and gamma_max is not None:
+        raise ValueError(f"pass gamma_max or gammas, not both; got gamma_max={gamma_max!r} "
+                         f"and gammas={gammas!r}.")
     if gammas is None:
+        gamma_max = 1.0 if gamma_max is None else gamma_max
         if isinstance(dim, bool) or not isinstance(dim, numbers.Integral) or dim < 1:
             raise ValueError(f"dim must be a positive int; got {dim!r}.")
         dim = int(dim)

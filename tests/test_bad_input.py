@@ -6,6 +6,7 @@ so that messages stay useful when they are reworded.
 
 import re
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -255,3 +256,43 @@ def test_jacobian_operator_vectors():
         vjp(np.ones((5, 1)))
     with pytest.raises(TypeError, match=r"v must be a real vector; got dtype complex128"):
         jvp(np.ones(5) * 1j)
+
+
+# ---- hyperparameters are scalars; metrics names; numpy ints ----
+
+@pytest.mark.parametrize("make", [
+    lambda lr: dynamics.simgd(lr),
+    lambda lr: dynamics.momentum(0.1, lr),
+    lambda lr: dynamics.complex_momentum(lr, 0.5j),
+    lambda lr: dynamics.complex_momentum(0.1, lr * 1j),
+])
+def test_array_hyperparameters_are_rejected_not_broadcast(make):
+    with pytest.raises(ValueError, match=r"must be a scalar; got shape \(2,\).*jax.vmap"):
+        make(jnp.array([0.1, 0.2]))
+
+
+def test_vmapped_hyperparameters_still_work():
+    g = games.bilinear(jnp.eye(1))
+    p = (jnp.ones(1), jnp.ones(1))
+    out = jax.vmap(lambda lr: dynamics.simulate(g, dynamics.simgd(lr), p, 3,
+                                                metrics=()).final.params[0])(jnp.array([.1, .2]))
+    assert out.shape == (2, 1)
+
+
+def test_metric_given_as_one_name_and_numpy_int_steps():
+    g = games.bilinear(jnp.eye(1))
+    p = (jnp.ones(1), jnp.ones(1))
+    tr = dynamics.simulate(g, dynamics.simgd(0.1), p, np.int64(4), metrics="distance")
+    assert set(tr.metrics) == {"distance"} and tr.metrics["distance"].shape == (5,)
+    # Python-number parameters work when a step is called directly, too.
+    s = dynamics.momentum(0.1, 0.5).init((1.0, 2.0))
+    xy = games.from_losses(lambda q: q[0] * q[1], lambda q: -q[0] * q[1],
+                           init=(jnp.zeros(()), jnp.zeros(())))
+    s = dynamics.momentum(0.1, 0.5).step(xy, s)     # xi = (y, -x) = (2, -1)
+    assert [float(x) for x in s.params] == pytest.approx([0.8, 2.1])
+
+
+def test_adversarial_refuses_gamma_max_and_gammas_together():
+    with pytest.raises(ValueError, match="gamma_max or gammas, not both"):
+        games.adversarial(0.5, gammas=np.zeros(7))
+    assert float(games.adversarial().gammas[-1]) == 1.0

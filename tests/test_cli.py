@@ -95,3 +95,25 @@ def test_compare_with_no_arguments(tmp_path, monkeypatch, capsys):
     assert set(res["games"]) == set(compare.DEFAULT_GAMES)
     for rows in res["games"].values():
         assert set(rows) == set(compare.DEFAULT_DYNAMICS)
+
+
+def test_output_files_honour_the_umask_and_npz_refuses_objects(tmp_path):
+    from experiments import _io
+    _io.write_json(tmp_path / "r.json", {"x": float("nan"), "y": [1, 2]})
+    assert json.loads((tmp_path / "r.json").read_text()) == {"x": None, "y": [1, 2]}
+    # Like open(): 0666 less the process umask (mkstemp alone would give 0600).
+    assert (tmp_path / "r.json").stat().st_mode & 0o777 == 0o666 & ~_io._UMASK
+    with pytest.raises(TypeError, match="dtype object"):
+        _io.write_npz(tmp_path / "a.npz", a=np.array([1, None], dtype=object))
+    assert not (tmp_path / "a.npz").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]      # no temp files left
+
+
+def test_internal_errors_are_not_reported_as_usage_errors(monkeypatch):
+    from experiments import compare
+
+    def broken(*a, **k):
+        raise ValueError("an internal bug")
+    monkeypatch.setattr(compare, "run", broken)
+    with pytest.raises(ValueError, match="an internal bug"):
+        main(["compare"])

@@ -295,3 +295,14 @@ def test_sharded_sweep_matches_single_device(tmp_path):
     assert "grid" in str(out[4]["spec"])
     np.testing.assert_allclose(out[4]["rho"], out[1]["rho"], atol=1e-12, rtol=0)
     np.testing.assert_array_equal(out[4]["steps"], out[1]["steps"])
+
+
+def test_a_new_tolerance_does_not_recompile_the_sweep():
+    from dynamics.sweep import _mapped
+    g = games.dirac_gan()
+    start = (jnp.asarray(0.1), jnp.asarray(0.0))
+    a = dynamics.steps_to_tolerance_grid(g, start, [0.5], [0.7], [0.7], steps=300, tol=1e-2)
+    before = _mapped.cache_info().misses
+    b = dynamics.steps_to_tolerance_grid(g, start, [0.5], [0.7], [0.7], steps=300, tol=1e-3)
+    assert _mapped.cache_info().misses == before
+    assert a[0, 0, 0] < b[0, 0, 0] < np.inf

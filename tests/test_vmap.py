@@ -31,8 +31,8 @@ def _row(tree, k):
 
 def test_vmap_over_step_sizes():
     lrs = jnp.array([0.05, 0.1, 0.2, 0.4])
-    batched = jax.vmap(
-        lambda lr: dynamics.simulate(BILINEAR, dynamics.simgd(lr), P0, T, metrics=LOSSES).final.params)(lrs)
+    batched = jax.vmap(lambda lr: dynamics.simulate(
+        BILINEAR, dynamics.simgd(lr), P0, T, metrics=LOSSES).final.params)(lrs)
     for k, lr in enumerate(lrs.tolist()):
         _close(_row(batched, k),
                dynamics.simulate(BILINEAR, dynamics.simgd(lr), P0, T, metrics=LOSSES).final.params)
