@@ -36,13 +36,23 @@ class Trajectory(NamedTuple):
     steps: jax.Array
 
 
-def distance_to_equilibrium(game, params):
-    """Euclidean distance of all players' parameters to ``game.equilibrium()``."""
+def _distance_from(game):
     eq = game.equilibrium()
     if eq is None:
         raise ValueError(f"{type(game).__name__} has no known equilibrium, so the "
                          f"'distance' metric is undefined; pass metrics=('losses',).")
-    return jnp.linalg.norm(ravel_pytree(params)[0] - ravel_pytree(eq)[0])
+    eq = ravel_pytree(eq)[0]
+    return lambda params: jnp.linalg.norm(ravel_pytree(params)[0] - eq)
+
+
+def distance_to_equilibrium(game, params):
+    """Euclidean distance of all players' parameters to ``game.equilibrium()``."""
+    return _distance_from(game)(params)
+
+
+# A metric may carry ``prepare(game) -> (params -> value)`` to compute what does
+# not change along the run (here the equilibrium) once, outside the loop.
+distance_to_equilibrium.prepare = _distance_from
 
 
 def _grad_norm(game, params):
@@ -82,11 +92,17 @@ def _normalise_metrics(game, metrics):
         else:
             raise TypeError(f"metrics must be names, a dict name -> fn(game, params), or "
                             f"(name, fn) pairs; got {item!r}.")
-    if (any(fn is distance_to_equilibrium for _, fn in out)
-            and jax.eval_shape(game.equilibrium) is None):
-        raise ValueError(f"{type(game).__name__} has no known equilibrium, so the "
-                         f"'distance' metric is undefined; pass metrics=('losses',).")
+    # Abstract evaluation raises now (e.g. for a missing equilibrium), computes nothing.
+    shapes = jax.eval_shape(game.init, jax.random.key(0))
+    for _, fn in out:
+        jax.eval_shape(lambda g, p, fn=fn: _bind(fn, g)(p), game, shapes)
     return tuple(out)
+
+
+def _bind(fn, game):
+    """``fn(game, params)`` as a function of params, prepared once per run."""
+    prepare = getattr(fn, "prepare", None)
+    return prepare(game) if prepare is not None else functools.partial(fn, game)
 
 
 def _inexact_leaves(tree):
@@ -116,16 +132,10 @@ def _simulate(game, dyn, params, steps, every, metrics, unroll):
     #   fuses with the step; the reduction to one step number happens once, after
     #   the loop.  A per-step ``all(isfinite(.))`` reduction instead ends a fusion
     #   after every step and made the unrolled loop 2-4x slower.
-    if any(fn is distance_to_equilibrium for _, fn in metrics):
-        eq = ravel_pytree(game.equilibrium())[0]     # once, not at every record
-
-    def metric(fn, p):
-        if fn is distance_to_equilibrium:
-            return jnp.linalg.norm(ravel_pytree(p)[0] - eq)
-        return fn(game, p)
+    bound = [(name, _bind(fn, game)) for name, fn in metrics]
 
     def record(state):
-        return state.params, {name: metric(fn, state.params) for name, fn in metrics}
+        return state.params, {name: fn(state.params) for name, fn in bound}
 
     state0 = dyn.init(params)
     first0 = {shape: jnp.full(shape, _NEVER, jnp.int32) for shape in _finite_by_shape(state0)}

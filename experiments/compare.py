@@ -21,9 +21,6 @@ DEFAULT_GAMES = ("bilinear", "dirac_gan", "adversarial", "matching_pennies")
 DEFAULT_DYNAMICS = ("simgd", "alternating", "momentum", "extragradient", "optimistic",
                     "consensus")
 TOL = 1e-6
-# Jitted once: games and dynamics are pytrees, so each (game, dynamics) pair of
-# the same structure reuses the compiled analysis.
-_spectral_radius = jax.jit(dynamics.spectral_radius)
 
 
 def fit_rate(distance: np.ndarray, floor: float = 1e-12, ceil: float = 1e8) -> float:
@@ -54,7 +51,7 @@ def steps_to(distance: np.ndarray, tol: float = TOL) -> int | None:
 
 def compare_one(game, dyn, params, steps: int) -> dict:
     """Predicted rate (spectral radius at the equilibrium) and a simulated run."""
-    predicted = float(_spectral_radius(game, dyn, game.equilibrium()))
+    predicted = float(dynamics.spectral_radius(game, dyn, game.equilibrium()))
     traj = dynamics.simulate(game, dyn, params, steps, metrics=("distance",))
     dist = np.asarray(traj.metrics["distance"])
     diverged_at = int(traj.diverged_at)

@@ -284,6 +284,12 @@ def test_metric_given_as_one_name_and_numpy_int_steps():
     p = (jnp.ones(1), jnp.ones(1))
     tr = dynamics.simulate(g, dynamics.simgd(0.1), p, np.int64(4), metrics="distance")
     assert set(tr.metrics) == {"distance"} and tr.metrics["distance"].shape == (5,)
+    # The distance to the (non-zero) equilibrium, against NumPy: b = 1, c = -2 puts it
+    # at x* = -c = 2, y* = -b = -1 for A = [[1]].
+    g2 = games.bilinear(jnp.eye(1), b=[1.0], c=[-2.0])
+    tr = dynamics.simulate(g2, dynamics.simgd(0.1), p, 3, metrics="distance")
+    x, y = (np.asarray(v)[:, 0] for v in tr.params)
+    np.testing.assert_allclose(tr.metrics["distance"], np.hypot(x - 2.0, y + 1.0), atol=1e-12)
     # Python-number parameters work when a step is called directly, too.
     s = dynamics.momentum(0.1, 0.5).init((1.0, 2.0))
     xy = games.from_losses(lambda q: q[0] * q[1], lambda q: -q[0] * q[1],

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 import dynamics
 import games
+from _reference import augmented_simultaneous, complex_momentum_step
 from games.strategies import bilinear_games
 
 BETA = 0.85 * np.exp(1j * np.pi / 8)
@@ -63,6 +64,21 @@ def test_linearize_equals_augmented_matrix(seed, lr, alternating):
     np.testing.assert_allclose(L[np.ix_(perm, perm)], R, atol=1e-10)
 
 
+@pytest.mark.parametrize("alternating", [False, True])
+@pytest.mark.parametrize("lr", [0.3, 0.05 + 0.02j])
+def test_augmented_matrix_is_one_numpy_step(lr, alternating):
+    # R x must equal one step of the update equations, run in NumPy on xi = J w.
+    rng = np.random.default_rng(7)
+    J = rng.normal(size=(5, 5))
+    w, mu = rng.normal(size=5), rng.normal(size=5) + 1j * rng.normal(size=5)
+    blocks = [np.arange(2), np.arange(2, 5)] if alternating else None
+    w1, mu1 = complex_momentum_step(J, w, mu, lr, BETA, blocks)
+    R = np.asarray(dynamics.augmented_matrix(J, lr, BETA, alternating=alternating,
+                                             sizes=(2, 3)))
+    x1 = R @ np.concatenate([mu.real, mu.imag, w])
+    np.testing.assert_allclose(x1, np.concatenate([mu1.real, mu1.imag, w1]), atol=1e-12)
+
+
 def test_augmented_matrix_by_hand_for_scalar_bilinear():
     # L = s x y: J = [[0, s], [-s, 0]]; write R from the update equations directly.
     s, a, b = 1.3, 0.2, 0.7 * np.exp(0.4j)
@@ -92,6 +108,30 @@ def test_two_real_buffers_and_conjugate_pair_give_the_same_trajectory():
                                                [BETA, np.conj(BETA)]), p, 60)
     np.testing.assert_allclose(rec, ref, atol=1e-10)
     np.testing.assert_allclose(agg, ref, atol=1e-10)
+
+
+def test_aggregated_and_recurrent_momentum_match_numpy_loops():
+    Q = np.array([[2.0, 0.3], [0.3, 0.5]])
+    w0 = np.array([1.0, -2.0])
+    g = games.from_losses(lambda p: 0.5 * p[0] @ jnp.asarray(Q) @ p[0], init=(jnp.zeros(2),))
+    lrs, betas = np.array([0.05, 0.03 - 0.01j]), np.array([0.6, -0.4 + 0.3j])
+    B, a = np.array([[0.7, -0.3], [0.25, 0.6]]), np.array([0.1, 0.02])
+    w, mus = w0.copy(), np.zeros((2, 2), complex)
+    v, M = w0.copy(), np.zeros((2, 2))
+    ref_agg, ref_rec = [w.copy()], [v.copy()]
+    for _ in range(30):
+        mus = betas[:, None] * mus - Q @ w
+        w = w + (lrs @ mus).real
+        M = B @ M
+        M[0] -= Q @ v
+        v = v + a @ M
+        ref_agg.append(w.copy())
+        ref_rec.append(v.copy())
+    start = (jnp.asarray(w0),)
+    np.testing.assert_allclose(_run(g, dynamics.aggregated_momentum(lrs, betas), start, 30),
+                               np.array(ref_agg), atol=1e-12)
+    np.testing.assert_allclose(_run(g, dynamics.recurrent_momentum(B, a), start, 30),
+                               np.array(ref_rec), atol=1e-12)
 
 
 def _numpy_complex_momentum(grad, w, lr, beta, steps):
@@ -207,8 +247,13 @@ def _envelope_rate(d):
 def test_some_complex_beta_converges_and_simulation_contracts_at_that_rate(game):
     rho = dynamics.spectral_radius_grid(game, LRS, MAGS, ARGS)
     i, j, k = np.unravel_index(np.argmin(rho), rho.shape)
-    assert rho[i, j, k] < 1
     beta = MAGS[j] * np.exp(1j * ARGS[k])
+    # The rate from NumPy: J = [[0, A], [-A^T, 0]] from the game's matrix.
+    A = np.asarray(game.A)
+    J = np.block([[np.zeros_like(A), A], [-A.T, np.zeros_like(A)]])
+    expect = np.max(np.abs(np.linalg.eigvals(augmented_simultaneous(J, LRS[i], beta))))
+    assert rho[i, j, k] == pytest.approx(expect, abs=1e-10)
+    assert expect < 1
     start = game.init(jax.random.key(0))
     # The best setting often has coalescing eigenvalues (a Jordan block), whose decay
     # t rho^t biases a short fit by ~2 ln 2 / T: run long, decaying by ~e^-300 towards
@@ -216,7 +261,7 @@ def test_some_complex_beta_converges_and_simulation_contracts_at_that_rate(game)
     steps = int(np.clip(-300 / np.log(rho[i, j, k]), 400, 8000)) // 8 * 8
     d = np.asarray(dynamics.simulate(game, dynamics.complex_momentum(LRS[i], beta), start,
                                      steps, metrics=("distance",)).metrics["distance"])
-    assert abs(_envelope_rate(d) - rho[i, j, k]) < 1e-3
+    assert abs(_envelope_rate(d) - expect) < 1e-3
 
 
 @settings(deadline=None, max_examples=12)

@@ -4,6 +4,8 @@ Every expected number comes from a closed form, central finite differences (in
 float64) or a NumPy transcription written here, never from the code under test.
 """
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -479,7 +481,7 @@ def test_jit_takes_games_as_arguments_without_recompiling():
 
 def test_games_are_frozen():
     game = games.dirac_gan(0.1)
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         game.gradient_penalty = 1.0
 
 

@@ -9,6 +9,7 @@ import pytest
 
 import dynamics
 import games
+from _reference import augmented_simultaneous
 from experiments import adversarial, rates
 from experiments.cli import main
 
@@ -46,20 +47,26 @@ def test_rates_rejects_bad_names(tmp_path, capsys):
     assert "unknown dynamics name 'simgd'" in capsys.readouterr().err
 
 
-def test_block_radius_equals_full_linearization():
-    game = games.adversarial(0.7)
+def test_block_radius_matches_numpy_and_the_full_linearization():
+    gamma_max = 0.7
+    game = games.adversarial(gamma_max)
     blocks = adversarial.coordinate_blocks(game)
+    # Coordinate k's Jacobian block from PAPERS.md: [[(1-g) b, -g a], [g a, (1-g) b]].
+    g, ab = np.linspace(0, gamma_max, 7), np.linspace(0.25, 4, 7)
+    hand = np.stack([[[(1 - gk) * bk, -gk * bk], [gk * bk, (1 - gk) * bk]]
+                     for gk, bk in zip(g, ab)])
+    np.testing.assert_allclose(blocks, hand, atol=1e-14)
     lrs = jnp.array([0.1, 0.4, 0.05])
     betas = jnp.array([0.5 + 0j, -0.3 + 0j, 0.8 * np.exp(0.9j)])
     got = np.asarray(adversarial.momentum_radius(blocks, lrs, betas))
-    for lr, b, r in zip(lrs, betas, got):
-        dyn = dynamics.complex_momentum(float(lr), complex(b))
-        full = float(dynamics.spectral_radius(game, dyn, game.equilibrium()))
-        assert r == pytest.approx(full, abs=1e-10)
-        if b.imag == 0:   # real beta: heavy-ball momentum
-            hb = dynamics.spectral_radius(game, dynamics.momentum(float(lr), float(b.real)),
-                                          game.equilibrium())
-            assert r == pytest.approx(float(hb), abs=1e-10)
+    for lr, b, r in zip(np.asarray(lrs), np.asarray(betas), got):
+        expect = max(np.max(np.abs(np.linalg.eigvals(augmented_simultaneous(h, lr, b))))
+                     for h in hand)
+        assert r == pytest.approx(expect, abs=1e-10)
+        # ... and the block shortcut equals the whole game's linearised step.
+        full = dynamics.spectral_radius(game, dynamics.complex_momentum(float(lr), complex(b)),
+                                        game.equilibrium())
+        assert r == pytest.approx(float(full), abs=1e-10)
 
 
 def test_adversarial_gda_at_zero_matches_the_quadratic_closed_form(tmp_path, capsys):
