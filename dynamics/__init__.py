@@ -1,25 +1,30 @@
-"""How players update: optax-like ``Dynamics(init, step)``, ``simulate`` and analysis."""
+"""How players update: optax-like ``Dynamics(init, step)``, ``simulate`` and analysis.
 
+The implementation modules are private (as in optax); every public name is
+exported here.
+"""
+
+from dynamics._aggregated_momentum import (AggregatedMomentumState, RecurrentMomentumState,
+                                           aggregated_momentum, recurrent_momentum)
+from dynamics._alternating import alternating
+from dynamics._augmented import augmented_matrix
 from dynamics._base import Dynamics, GradientState, make_dynamics
-from dynamics.aggregated_momentum import (AggregatedMomentumState, RecurrentMomentumState,
-                                          aggregated_momentum, recurrent_momentum)
-from dynamics.augmented import augmented_matrix
-from dynamics.complex_adam import ComplexAdamState, complex_adam, optax_complex_adam
-from dynamics.complex_momentum import (ComplexMomentumState, complex_momentum,
-                                       optax_complex_momentum)
-from dynamics.sweep import (RateGrid, grid_map, rate_grid, spectral_radius_grid,
-                            steps_to_tolerance_grid)
-from dynamics.alternating import alternating
-from dynamics.consensus import consensus
-from dynamics.extragradient import extragradient
-from dynamics.from_optax import OptaxState, from_optax
-from dynamics.linearize import linearize, realify, spectral_radius
-from dynamics.lola import lola
-from dynamics.momentum import MomentumState, momentum
-from dynamics.optimistic import OptimisticState, optimistic
-from dynamics.sga import sga
-from dynamics.simgd import simgd
-from dynamics.simulate import METRICS, Trajectory, distance_to_equilibrium, simulate
+from dynamics._complex_adam import ComplexAdamState, complex_adam
+from dynamics._complex_momentum import ComplexMomentumState, complex_momentum
+from dynamics._consensus import consensus
+from dynamics._extragradient import extragradient
+from dynamics._from_optax import OptaxState, from_optax
+from dynamics._linearize import linearize, realify, spectral_radius
+from dynamics._lola import lola
+from dynamics._momentum import MomentumState, momentum
+from dynamics._optax_complex import (OptaxComplexAdamState, OptaxComplexMomentumState,
+                                     optax_complex_adam, optax_complex_momentum)
+from dynamics._optimistic import OptimisticState, optimistic
+from dynamics._sga import sga
+from dynamics._simgd import simgd
+from dynamics._simulate import METRICS, Trajectory, distance_to_equilibrium, simulate
+from dynamics._sweep import (RateGrid, grid_map, rate_grid, spectral_radius_grid,
+                             steps_to_tolerance_grid)
 
 __all__ = [
     "Dynamics", "make_dynamics",
@@ -27,10 +32,10 @@ __all__ = [
     "sga", "lola", "from_optax",
     "complex_momentum", "aggregated_momentum", "recurrent_momentum", "complex_adam",
     "optax_complex_momentum", "optax_complex_adam", "augmented_matrix",
-    "ComplexMomentumState", "AggregatedMomentumState", "RecurrentMomentumState",
-    "ComplexAdamState", "RateGrid", "grid_map", "rate_grid", "spectral_radius_grid",
-    "steps_to_tolerance_grid",
     "GradientState", "MomentumState", "OptimisticState", "OptaxState",
+    "ComplexMomentumState", "AggregatedMomentumState", "RecurrentMomentumState",
+    "ComplexAdamState", "OptaxComplexMomentumState", "OptaxComplexAdamState",
+    "RateGrid", "grid_map", "rate_grid", "spectral_radius_grid", "steps_to_tolerance_grid",
     "simulate", "Trajectory", "METRICS", "distance_to_equilibrium",
     "linearize", "spectral_radius", "realify",
 ]

@@ -10,15 +10,15 @@ dynamics built from traced values inside ``jax.vmap`` just works.
 from __future__ import annotations
 
 import functools
-import numbers
 from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax.tree_util import Partial
 
-__all__ = ["Dynamics", "GradientState", "make_dynamics", "check_positive", "check_real"]
+from games.checks import complex_dtype
+
+__all__ = ["Dynamics", "GradientState", "make_dynamics"]
 
 
 class Dynamics(NamedTuple):
@@ -58,46 +58,6 @@ def make_dynamics(init_fn: Callable, step_fn: Callable, **hyper) -> Dynamics:
     return Dynamics(Partial(_array_init(init_fn), hyper), Partial(step_fn, hyper))
 
 
-def _concrete_values(value):
-    if isinstance(value, jax.core.Tracer):
-        return None
-    return np.asarray(value)
-
-
-def check_scalar(name: str, value):
-    """Hyperparameters are scalars (per example under vmap): an array would
-    broadcast into the parameters and silently change their shapes."""
-    if jnp.ndim(value) != 0:
-        raise ValueError(f"{name} must be a scalar; got shape {jnp.shape(value)}. To sweep "
-                         f"values, jax.vmap over a function that builds the dynamics.")
-    return value
-
-
-def check_real(name: str, value, what: str = "", *, scalar: bool = True):
-    """Reject complex, boolean or non-numeric hyperparameters given as concrete values."""
-    if isinstance(value, bool) or (not isinstance(value, (numbers.Number, jax.Array, np.ndarray))
-                                   and not isinstance(value, jax.core.Tracer)):
-        raise TypeError(f"{name} must be a real number or array; got {value!r} "
-                        f"({type(value).__name__}).")
-    dt = jnp.result_type(value)
-    if jnp.issubdtype(dt, jnp.complexfloating):
-        raise TypeError(f"{name} must be real; got complex {value!r}. {what}".rstrip())
-    vals = _concrete_values(value)
-    if vals is not None and not np.all(np.isfinite(vals)):
-        raise ValueError(f"{name} must be finite; got {value!r}.")
-    return check_scalar(name, value) if scalar else value
-
-
-def check_positive(name: str, value):
-    """Step sizes given as concrete numbers must be real, finite and > 0."""
-    check_real(name, value)
-    vals = _concrete_values(value)
-    if vals is not None and not np.all(vals > 0):
-        raise ValueError(f"{name} must be positive; got {value!r}. Pass a step size "
-                         f"such as {name}=0.1.")
-    return value
-
-
 def axpy(a, x, y):
     """y + a * x leafwise, keeping y's dtype (hyperparameters may be wider)."""
     return jax.tree_util.tree_map(lambda xi, yi: (yi + a * xi).astype(yi.dtype), x, y)
@@ -109,6 +69,13 @@ def tree_scale(a, x):
 
 def tree_zeros_like(x):
     return jax.tree_util.tree_map(jnp.zeros_like, x)
+
+
+def complex_zeros_like(tree):
+    """Complex zeros shaped, placed (sharding) and sized like each real leaf: float64
+    leaves of any shape, 0-d included, get complex128 buffers."""
+    return jax.tree_util.tree_map(lambda p: jnp.zeros_like(p, dtype=complex_dtype(p.dtype)),
+                                  tree)
 
 
 def zero_count():

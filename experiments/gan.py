@@ -29,8 +29,8 @@ import dynamics
 from experiments import _io
 from experiments._progress import Progress
 from experiments.registry import UsageError, resolve
-from games.gan_mixture import KINDS, gan_mixture
-from nets.mlp import mlp
+from games import GAN_MIXTURE_KINDS as KINDS, gan_mixture
+from nets import mlp
 
 __all__ = ["OPTIMIZERS", "DEFAULT_OPTIMIZERS", "add_arguments", "main", "run",
            "train", "format_table", "NETWORK", "STD"]

@@ -2,21 +2,29 @@
 
 Each game is a frozen dataclass registered as a JAX pytree; ``Params`` is a tuple
 with one pytree per player and player ``i`` minimises ``game.losses(params)[i]``.
+The implementation modules are private; every public name is exported here
+(``games.checks``, the shared input checks, and ``games.strategies``, the
+hypothesis strategies, are public modules).
 """
 
+from games import checks
+from games._adversarial import adversarial
 from games._base import (Game, Params, check_params, jacobian, jacobian_operator,
-                         player_gradient, register_game, simultaneous_gradient)
-from games.adversarial import adversarial
-from games.bilinear import bilinear
-from games.custom import from_losses
-from games.dirac_gan import dirac_gan
-from games.gan_mixture import GANMixture, gan_mixture
-from games.ipd import IPD_STRATEGIES, ipd, ipd_strategy
-from games.matching_pennies import matching_pennies
+                         player_gradient, register_game, simultaneous_gradient,
+                         unchecked_simultaneous_gradient)
+from games._bilinear import bilinear
+from games._custom import CustomGame, from_losses
+from games._dirac_gan import DiracGAN, dirac_gan
+from games._gan_mixture import KINDS as GAN_MIXTURE_KINDS
+from games._gan_mixture import GANMixture, gan_mixture, mixture_modes
+from games._ipd import IPD_STRATEGIES, ipd, ipd_strategy
+from games._matching_pennies import matching_pennies
 
 __all__ = [
     "Game", "Params", "check_params", "jacobian", "jacobian_operator",
     "player_gradient", "register_game", "simultaneous_gradient",
-    "adversarial", "bilinear", "from_losses", "dirac_gan", "gan_mixture", "GANMixture",
+    "unchecked_simultaneous_gradient", "checks",
+    "adversarial", "bilinear", "from_losses", "CustomGame", "dirac_gan", "DiracGAN",
+    "gan_mixture", "GANMixture", "GAN_MIXTURE_KINDS", "mixture_modes",
     "IPD_STRATEGIES", "ipd", "ipd_strategy", "matching_pennies",
 ]

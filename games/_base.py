@@ -13,7 +13,6 @@ from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax.flatten_util import ravel_pytree
 
 __all__ = [
@@ -23,6 +22,7 @@ __all__ = [
     "check_params",
     "player_gradient",
     "simultaneous_gradient",
+    "unchecked_simultaneous_gradient",
     "jacobian",
     "jacobian_operator",
 ]
@@ -129,7 +129,12 @@ def player_gradient(game: Game, params: Params, i: int):
     return jax.grad(own)(params[i])
 
 
-def _xi(game: Game, params: Params) -> Params:
+def unchecked_simultaneous_gradient(game: Game, params: Params) -> Params:
+    """:func:`simultaneous_gradient` without input checks, for use inside steps.
+
+    ``simulate`` and ``linearize`` check ``params`` once at trace time; a
+    dynamics' step calls this version so nothing is checked per step.
+    """
     # One forward pass, then one reverse pass per player with cotangent e_i.
     losses, vjp = jax.vjp(game.losses, params)
     eye = jnp.eye(game.num_players, dtype=losses.dtype)
@@ -145,14 +150,14 @@ def simultaneous_gradient(game: Game, params: Params) -> Params:
     [[6.0], [-2.0]]
     """
     check_params(game, params)
-    return _xi(game, params)
+    return unchecked_simultaneous_gradient(game, params)
 
 
 def _flat_xi(game, params):
     flat, unravel = ravel_pytree(params)
 
     def xi_flat(v):
-        return ravel_pytree(_xi(game, unravel(v)))[0]
+        return ravel_pytree(unchecked_simultaneous_gradient(game, unravel(v)))[0]
     return flat, unravel, xi_flat
 
 
@@ -194,50 +199,3 @@ def jacobian_operator(game: Game, params: Params) -> tuple[Callable, Callable]:
     def vjp(u):
         return vjp_fn(as_vector("u", u))[0]
     return jvp, vjp
-
-
-def is_concrete(x) -> bool:
-    """True when ``x`` is a Python number or a concrete (non-traced) array."""
-    return not isinstance(x, jax.core.Tracer)
-
-
-def as_real_scalar(name: str, value, dtype=None):
-    """Convert a scalar hyperparameter of a game to a real float array or raise clearly.
-
-    Traced values (under ``jit``/``vmap``) are checked for dtype and shape only.
-    """
-    if isinstance(value, (str, bytes)) or value is None:
-        raise TypeError(f"{name} must be a real number; got {value!r} "
-                        f"({type(value).__name__}).")
-    arr = jnp.asarray(value)
-    if jnp.issubdtype(arr.dtype, jnp.complexfloating) or arr.dtype == bool:
-        raise TypeError(f"{name} must be a real number; got {value!r} (dtype {arr.dtype}).")
-    if arr.ndim != 0:
-        raise ValueError(f"{name} must be a scalar; got an array of shape {arr.shape}. "
-                         f"To sweep over values, build the game inside jax.vmap.")
-    arr = arr.astype(jnp.result_type(float) if dtype is None else dtype)
-    if is_concrete(arr) and not bool(np.isfinite(np.asarray(arr))):
-        raise ValueError(f"{name} must be finite; got {value!r}.")
-    return arr
-
-
-def as_float_matrix(name: str, value, ndim: int, shape=None):
-    """Convert ``value`` to a real float array of rank ``ndim`` or raise clearly."""
-    arr = jnp.asarray(value)
-    if jnp.issubdtype(arr.dtype, jnp.complexfloating) or arr.dtype == bool:
-        raise TypeError(f"{name} must be real; got dtype {arr.dtype}.")
-    if not jnp.issubdtype(arr.dtype, jnp.floating):
-        arr = arr.astype(jnp.result_type(float))
-    if arr.ndim != ndim or (shape is not None and arr.shape != tuple(shape)):
-        want = f"shape {tuple(shape)}" if shape is not None else f"rank {ndim}"
-        raise ValueError(f"{name} must have {want}; got shape {arr.shape}.")
-    if is_concrete(arr) and not bool(np.all(np.isfinite(np.asarray(arr)))):
-        values = np.asarray(arr)
-        where = [tuple(int(i) for i in ix) for ix in np.argwhere(~np.isfinite(values))]
-        got = values.tolist() if values.size <= 16 else f"an array of shape {values.shape}"
-        raise ValueError(
-            f"{name} must be finite; got {got} with {len(where)} non-finite "
-            f"entr{'y' if len(where) == 1 else 'ies'}, at "
-            f"{', '.join(f'{ix} = {values[ix]}' for ix in where[:4])}"
-            f"{', ...' if len(where) > 4 else ''}.")
-    return arr

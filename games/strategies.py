@@ -37,9 +37,9 @@ except ImportError as e:  # pragma: no cover - depends on the environment
 import jax.numpy as jnp
 import numpy as np
 
-from games.adversarial import adversarial
-from games.bilinear import bilinear
-from games.custom import from_losses
+from games._adversarial import adversarial
+from games._bilinear import bilinear
+from games._custom import from_losses
 
 __all__ = [
     "orthogonal_matrices",

@@ -343,7 +343,7 @@ def test_sharded_sweep_matches_single_device(tmp_path):
 
 
 def test_a_new_tolerance_does_not_recompile_the_sweep():
-    from dynamics.sweep import _mapped
+    from dynamics._sweep import _mapped
     g = games.dirac_gan()
     start = (jnp.asarray(0.1), jnp.asarray(0.0))
     a = dynamics.steps_to_tolerance_grid(g, start, [0.5], [0.7], [0.7], steps=300, tol=1e-2)

@@ -12,9 +12,9 @@ import pytest
 
 import dynamics
 from experiments import gan
-from games._base import check_params
-from games.gan_mixture import gan_mixture, mixture_modes
-from nets.mlp import mlp
+from games import check_params
+from games import gan_mixture, mixture_modes
+from nets import mlp
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

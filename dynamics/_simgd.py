@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 
-from dynamics._base import (Dynamics, GradientState, axpy, check_positive, make_dynamics,
-                            init_gradient_state)
-from dynamics.gradients import xi
+from dynamics._base import Dynamics, GradientState, axpy, make_dynamics, init_gradient_state
+from dynamics._gradients import xi
+from games.checks import check_positive
 
 __all__ = ["simgd"]
 

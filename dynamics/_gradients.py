@@ -1,14 +1,15 @@
 """Game derivatives the dynamics use, without per-call input checks.
 
 ``simulate`` and ``linearize`` check params once at trace time; inside a step we
-use these unchecked versions.
+use the unchecked versions.
 """
 
 from __future__ import annotations
 
 import jax
 
-from games._base import _xi as xi, player_gradient  # noqa: F401  (re-exported)
+from games import player_gradient  # noqa: F401  (re-exported)
+from games import unchecked_simultaneous_gradient as xi
 
 __all__ = ["xi", "player_gradient", "xi_jvp_vjp"]
 

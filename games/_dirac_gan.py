@@ -5,7 +5,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from games._base import Game, as_real_scalar, is_concrete, register_game
+from games._base import Game, register_game
+from games.checks import as_real_scalar, is_concrete
 
 __all__ = ["dirac_gan"]
 

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 
-from dynamics._base import (Dynamics, GradientState, axpy, check_positive, check_real,
-                            make_dynamics,
-                            init_gradient_state)
-from dynamics.gradients import xi_jvp_vjp
+from dynamics._base import Dynamics, GradientState, axpy, make_dynamics, init_gradient_state
+from dynamics._gradients import xi_jvp_vjp
+from games.checks import check_positive, check_real
 
 __all__ = ["consensus"]
 

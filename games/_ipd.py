@@ -11,7 +11,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from games._base import Game, as_float_matrix, as_real_scalar, is_concrete, register_game
+from games._base import Game, register_game
+from games.checks import as_float_matrix, as_real_scalar, is_concrete
 
 __all__ = ["ipd", "ipd_strategy", "IPD_STRATEGIES"]
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from dynamics._base import (Dynamics, GradientState, axpy, check_positive, check_real,
-                            make_dynamics,
-                            init_gradient_state)
-from dynamics.gradients import xi
+from dynamics._base import Dynamics, GradientState, axpy, make_dynamics, init_gradient_state
+from dynamics._gradients import xi
+from games.checks import check_positive, check_real
 
 __all__ = ["lola"]
 

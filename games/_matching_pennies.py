@@ -5,7 +5,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from games._base import Game, as_real_scalar, register_game
+from games._base import Game, register_game
+from games.checks import as_real_scalar
 
 __all__ = ["matching_pennies"]
 

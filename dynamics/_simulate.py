@@ -12,8 +12,8 @@ import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
 from dynamics._base import Dynamics
-from dynamics.gradients import xi
-from games._base import check_params
+from dynamics._gradients import xi
+from games import check_params
 
 __all__ = ["simulate", "Trajectory", "METRICS", "distance_to_equilibrium"]
 

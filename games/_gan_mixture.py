@@ -213,7 +213,7 @@ def gan_mixture(kind: str = "ring8", *, generator=None, discriminator=None,
     >>> int(game.quality(game.sample_data(jax.random.key(3), 800))["modes_covered"])
     8
     """
-    from nets.mlp import mlp
+    from nets import mlp
 
     modes = mixture_modes(kind) if isinstance(kind, str) else None
     if modes is None:

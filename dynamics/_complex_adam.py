@@ -17,16 +17,15 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-import optax
 
-from dynamics._base import Dynamics, check_positive, check_real, make_dynamics, zero_count
-from dynamics.complex_momentum import check_complex, complex_zeros_like
-from dynamics.gradients import xi
+from dynamics._base import Dynamics, complex_zeros_like, make_dynamics, zero_count
+from dynamics._gradients import xi
+from games.checks import check_complex, check_positive, check_real
 
-__all__ = ["complex_adam", "ComplexAdamState", "optax_complex_adam"]
+__all__ = ["complex_adam", "ComplexAdamState"]
 
 
-def _adam_direction(hp, mu, v, g, count):
+def adam_direction(hp, mu, v, g, count):
     """New (mu, v) and the update Re(mu_hat) / (sqrt(v_hat) + eps) at step ``count``."""
     b1, b2 = hp["beta1"], hp["beta2"]
     t = count + 1
@@ -53,13 +52,13 @@ def _init(hp, params):
 
 
 def _step(hp, game, state):
-    mu, v, d = _adam_direction(hp, state.mu, state.v, xi(game, state.params), state.count)
+    mu, v, d = adam_direction(hp, state.mu, state.v, xi(game, state.params), state.count)
     params = jax.tree_util.tree_map(lambda p, di: (p + hp["lr"] * di).astype(p.dtype),
                                     state.params, d)
     return ComplexAdamState(params, mu, v, state.count + 1)
 
 
-def _hyper(lr, beta1, beta2, eps):
+def adam_hyper(lr, beta1, beta2, eps):
     check_positive("lr", lr)
     check_complex("beta1", beta1)
     check_real("beta2", beta2)
@@ -69,29 +68,4 @@ def _hyper(lr, beta1, beta2, eps):
 
 def complex_adam(lr, beta1, beta2=0.999, eps=1e-8) -> Dynamics:
     """Complex Adam on every player simultaneously (see the module docstring)."""
-    return make_dynamics(_init, _step, **_hyper(lr, beta1, beta2, eps))
-
-
-class OptaxComplexAdamState(NamedTuple):
-    count: jax.Array
-    mu: optax.Updates
-    v: optax.Updates
-
-
-def optax_complex_adam(learning_rate, beta1, beta2=0.999, eps=1e-8
-                       ) -> optax.GradientTransformation:
-    """Complex Adam as an optax ``GradientTransformation`` (updates are added)."""
-    hp = _hyper(learning_rate, beta1, beta2, eps)
-
-    def init(params):
-        return OptaxComplexAdamState(zero_count(), complex_zeros_like(params),
-                                     jax.tree_util.tree_map(jnp.zeros_like, params))
-
-    def update(grads, state, params=None):
-        del params
-        mu, v, d = _adam_direction(hp, state.mu, state.v, grads, state.count)
-        updates = jax.tree_util.tree_map(lambda di, g: (hp["lr"] * di).astype(g.dtype), d,
-                                         grads)
-        return updates, OptaxComplexAdamState(state.count + 1, mu, v)
-
-    return optax.GradientTransformation(init, update)
+    return make_dynamics(_init, _step, **adam_hyper(lr, beta1, beta2, eps))

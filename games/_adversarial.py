@@ -7,7 +7,8 @@ import numbers
 import jax
 import jax.numpy as jnp
 
-from games._base import Game, as_float_matrix, as_real_scalar, is_concrete, register_game
+from games._base import Game, register_game
+from games.checks import as_float_matrix, as_real_scalar, is_concrete
 
 __all__ = ["adversarial"]
 

@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 
 from dynamics._base import Dynamics
-from games._base import check_params
+from games import check_params
 
 __all__ = ["linearize", "spectral_radius", "realify"]
 

@@ -7,9 +7,9 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from dynamics._base import (Dynamics, axpy, check_positive, make_dynamics, tree_zeros_like,
-                            zero_count)
-from dynamics.gradients import xi
+from dynamics._base import Dynamics, axpy, make_dynamics, tree_zeros_like, zero_count
+from dynamics._gradients import xi
+from games.checks import check_positive
 
 __all__ = ["optimistic", "OptimisticState"]
 

@@ -9,7 +9,7 @@ import numpy as np
 import optax
 
 from dynamics._base import Dynamics, zero_count
-from dynamics.gradients import player_gradient, xi
+from dynamics._gradients import player_gradient, xi
 
 __all__ = ["from_optax", "OptaxState"]
 

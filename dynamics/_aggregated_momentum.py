@@ -8,9 +8,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dynamics._base import Dynamics, check_real, make_dynamics, zero_count
-from dynamics.complex_momentum import check_complex, check_complex_step
-from dynamics.gradients import xi
+from dynamics._base import Dynamics, make_dynamics, zero_count
+from dynamics._gradients import xi
+from games.checks import check_complex, check_complex_step, check_real, complex_dtype
 
 __all__ = ["aggregated_momentum", "AggregatedMomentumState", "recurrent_momentum",
            "RecurrentMomentumState"]
@@ -26,8 +26,8 @@ def _agg_init(hp, params):
     k = hp["betas"].shape[0]
     return AggregatedMomentumState(
         params,
-        jax.tree_util.tree_map(lambda p: jnp.zeros((k,) + p.shape,
-                                                   jnp.result_type(p, jnp.complex64)), params),
+        jax.tree_util.tree_map(lambda p: jnp.zeros((k,) + p.shape, complex_dtype(p.dtype)),
+                               params),
         zero_count())
 
 

@@ -17,9 +17,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from dynamics.complex_momentum import complex_momentum
-from dynamics.linearize import spectral_radius
-from games._base import check_params
+from dynamics._complex_momentum import complex_momentum
+from dynamics._linearize import spectral_radius
+from games import check_params
 
 __all__ = ["RateGrid", "grid_map", "spectral_radius_grid", "steps_to_tolerance_grid",
            "rate_grid"]
