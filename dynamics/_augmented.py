@@ -18,10 +18,18 @@ def augmented_matrix(J, lr, beta, *, alternating: bool = False, sizes=None):
              [Im b I,  Re b I,  0],
              [Re(ab) I, -Im(ab) I, I - Re(a) J]]        (a = lr, b = beta).
 
-    With ``alternating=True`` the players (blocks of ``sizes``, default two
-    equal halves) update in turn, so R is the product R_n ... R_1 of the
-    player-wise updates, each seeing the earlier players' new parameters.
-    Converges iff the spectral radius of R is < 1.  Works on traced values.
+    With ``alternating=True`` the players update in turn, so R is the product
+    R_n ... R_1 of the player-wise updates, each seeing the earlier players'
+    new parameters; ``sizes=(d_1, ..., d_n)`` (required: J alone does not say
+    how many players there are) gives each player's number of coordinates, in
+    the order of J's rows.  Converges iff the spectral radius of R is < 1.
+    Works on traced values.
+
+    >>> import jax.numpy as jnp, numpy as np
+    >>> J = jnp.array([[0.0, 1.0], [-1.0, 0.0]])            # L = xy
+    >>> R = augmented_matrix(J, 0.5, 0.72 * np.exp(3j * np.pi / 8))
+    >>> R.shape, round(float(jnp.max(jnp.abs(jnp.linalg.eigvals(R)))), 2)
+    ((6, 6), 0.92)
     """
     J = jnp.asarray(J)
     if J.ndim != 2 or J.shape[0] != J.shape[1]:
@@ -35,10 +43,10 @@ def augmented_matrix(J, lr, beta, *, alternating: bool = False, sizes=None):
         blocks = [np.arange(d)]
     else:
         if sizes is None:
-            if d % 2:
-                raise ValueError(f"alternating needs the players' sizes; J has odd size {d}. "
-                                 f"Pass sizes=(d_1, ..., d_n).")
-            sizes = (d // 2, d // 2)
+            raise ValueError(f"alternating=True needs sizes=(d_1, ..., d_n), each player's "
+                             f"number of coordinates in J's order (J is {d} x {d} and does "
+                             f"not say how many players there are); e.g. sizes="
+                             f"({d // 2}, {d - d // 2}) for two players.")
         sizes = [int(s) for s in sizes]
         if sum(sizes) != d or min(sizes) < 1:
             raise ValueError(f"sizes must be positive and add up to J's size {d}; got {sizes}.")

@@ -91,6 +91,9 @@ def test_augmented_matrix_by_hand_for_scalar_bilinear():
         dynamics.augmented_matrix(np.ones((2, 3)), a, b)
     with pytest.raises(ValueError, match="add up"):
         dynamics.augmented_matrix(J, a, b, alternating=True, sizes=(1, 2))
+    # J alone does not say how many players there are: alternating needs sizes.
+    with pytest.raises(ValueError, match=r"needs sizes=\(d_1, ..., d_n\)"):
+        dynamics.augmented_matrix(np.eye(3), a, b, alternating=True)
 
 
 def _run(g, dyn, p, steps):

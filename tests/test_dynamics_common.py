@@ -7,7 +7,8 @@ second ``simulate`` with new values of the same shapes (a dynamics rebuilt with
 other hyperparameters, a new game, a new start) compiles nothing.  ``vmap``
 over starts equals a loop for every dynamics on one game (compile time).
 
-When a dynamics is added to the package, add it to REGISTRY.
+The registries live in tests/_registry.py; tests/test_registries.py fails when
+an exported dynamics is missing from them.
 """
 
 import contextlib
@@ -19,73 +20,14 @@ import optax
 import pytest
 
 import dynamics
-import games
+from _registry import DYNAMICS
+from _registry import DYNAMICS_GAMES as GAMES
 
 T = 4                       # steps per run: enough for every buffer to be used
 METRICS = ("losses",)       # (the distance metric is covered elsewhere; it costs compile time)
 
-# One optimiser object per entry: from_optax(same object) must not recompile.
-ADAM = optax.adam(1e-2)
-SGD = optax.sgd(0.1)
-
-# name -> scale -> Dynamics.  scale = 1 and scale = 2 build the same dynamics with
-# other hyperparameter values (the no-recompilation check uses both).
-REGISTRY = {
-    "simgd": lambda s: dynamics.simgd(0.1 * s),
-    "alternating": lambda s: dynamics.alternating(0.1 * s),
-    "momentum_negative": lambda s: dynamics.momentum(0.1 * s, -0.3 * s),
-    "extragradient": lambda s: dynamics.extragradient(0.1 * s),
-    "optimistic": lambda s: dynamics.optimistic(0.1 * s),
-    "consensus": lambda s: dynamics.consensus(0.1 * s, 0.5 * s),
-    "sga_align": lambda s: dynamics.sga(0.1 * s, 1.0 * s, align=True),
-    "sga_plain": lambda s: dynamics.sga(0.1 * s, 1.0 * s, align=False),
-    "lola": lambda s: dynamics.lola(0.1 * s, 0.5 * s),
-    "optax_adam": lambda s: dynamics.from_optax(ADAM),
-    "optax_sgd_alternating": lambda s: dynamics.from_optax(SGD, alternating=True),
-    "optax_adam_factory": lambda s: dynamics.from_optax(optax.adam, learning_rate=1e-2 * s),
-    "complex_momentum": lambda s: dynamics.complex_momentum(0.1 * s, 0.8 * np.exp(0.3j * s)),
-    "complex_momentum_alternating": lambda s: dynamics.complex_momentum(
-        0.1 * s, 0.8 * np.exp(0.3j * s), alternating=True),
-    "complex_momentum_complex_lr": lambda s: dynamics.complex_momentum(
-        0.1 * s * np.exp(0.2j), 0.8 * np.exp(0.3j * s)),
-    "aggregated_momentum": lambda s: dynamics.aggregated_momentum(
-        [0.05 * s, 0.05 * s], [0.5 * s, -0.4 + 0.3j]),
-    "recurrent_momentum": lambda s: dynamics.recurrent_momentum(
-        np.array([[0.7, -0.3 * s], [0.3 * s, 0.7]]), np.array([0.1 * s, 0.02])),
-    "complex_adam": lambda s: dynamics.complex_adam(1e-2 * s, 0.8 * np.exp(0.3j * s)),
-}
-
-
-# A 3-player game with a dict-valued player, built from module-level losses so
-# that games differing only in ``data`` share one compiled program.
-def _loss_0(p, d):
-    a, y, z = p
-    return 0.5 * a["w"] @ a["w"] + a["w"] @ d["M01"] @ y + d["c"] * jnp.tanh(a["b"]) * z[0]
-
-
-def _loss_1(p, d):
-    a, y, z = p
-    return 0.5 * y @ y - a["w"] @ d["M01"] @ y + y @ d["M12"] @ z
-
-
-def _loss_2(p, d):
-    a, y, z = p
-    return 0.5 * z @ z - y @ d["M12"] @ z + d["c"] * a["b"] ** 2 * jnp.sum(z)
-
-
-_TEMPLATE = ({"w": jnp.zeros(2), "b": jnp.zeros(())}, jnp.zeros(2), jnp.zeros(3))
-_RNG = np.random.default_rng(0)
-_DATA = {"M01": _RNG.normal(size=(2, 2)), "M12": _RNG.normal(size=(2, 3)),
-         "c": np.float64(0.3)}
-_A = np.array([[1.0, 0.5], [-0.3, 0.8]])
-
-GAMES = {
-    "bilinear_2x2": lambda s: games.bilinear(s * _A),
-    "three_player": lambda s: games.from_losses(
-        _loss_0, _loss_1, _loss_2, init=_TEMPLATE,
-        data={k: jnp.asarray(s * v) for k, v in _DATA.items()}),
-    "dirac_gan": lambda s: games.dirac_gan(0.1 * s),
-}
+# name -> scale -> Dynamics (tests/_registry.py holds the factory names too).
+REGISTRY = {name: build for name, (_, build) in DYNAMICS.items()}
 
 CASES = [(d, g) for d in REGISTRY for g in GAMES]
 IDS = [f"{d}-{g}" for d, g in CASES]

@@ -13,6 +13,7 @@ import pytest
 from jax.flatten_util import ravel_pytree
 
 import games
+from _registry import B3, C3, GAMES, S3, three_player_game
 
 # --------------------------------------------------------------------------- helpers
 
@@ -79,23 +80,6 @@ def flat(tree):
     return np.asarray(ravel_pytree(tree)[0])
 
 
-# A 3-player quadratic game: L_i = s_i/2 |theta_i|^2 + theta_i . B_i theta_{i+1} + c_i . theta_i
-# (indices mod 3), so xi_i = s_i theta_i + B_i theta_{i+1} + c_i and the Jacobian
-# has blocks (i, i) = s_i I and (i, i+1) = B_i.
-_R3 = _rng(3)
-S3 = np.array([1.0, 0.5, 2.0])
-B3 = _R3.normal(size=(3, 2, 2))
-C3 = _R3.normal(size=(3, 2))
-
-
-def _three_player_loss(i):
-    def loss(params, data):
-        th, nxt = params[i], params[(i + 1) % 3]
-        return (0.5 * data["s"][i] * th @ th + th @ data["B"][i] @ nxt
-                + data["c"][i] @ th)
-    return loss
-
-
 def three_player_jacobian(s, B):
     J = np.zeros((6, 6))
     for i in range(3):
@@ -105,36 +89,11 @@ def three_player_jacobian(s, B):
     return J
 
 
-# Loss functions are static fields of the game: build them once, so that games
-# differing only in data share compiled programs.
-THREE_PLAYER_LOSSES = tuple(_three_player_loss(i) for i in range(3))
-
-
-def three_player_game(s=S3, B=B3, c=C3, equilibrium=None):
-    data = {"s": jnp.asarray(s), "B": jnp.asarray(B), "c": jnp.asarray(c)}
-    return games.from_losses(*THREE_PLAYER_LOSSES,
-                             init=(jnp.zeros(2),) * 3, data=data, equilibrium=equilibrium)
+GAME_NAMES = list(GAMES)
 
 
 def _builtin(name):
-    r = _rng(0)
-    if name == "bilinear":
-        return games.bilinear(r.normal(size=(3, 2)), r.normal(size=3), r.normal(size=2))
-    if name == "adversarial":
-        return games.adversarial(0.6)
-    if name == "dirac_gan":
-        return games.dirac_gan(0.7)
-    if name == "matching_pennies":
-        return games.matching_pennies(1.3)
-    if name == "ipd":
-        return games.ipd()
-    if name == "three_player":
-        return three_player_game()
-    raise AssertionError(name)
-
-
-GAME_NAMES = ["bilinear", "adversarial", "dirac_gan", "matching_pennies", "ipd",
-              "three_player"]
+    return GAMES[name][1]()
 
 
 @pytest.fixture(scope="module", params=GAME_NAMES)
