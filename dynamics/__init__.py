@@ -22,7 +22,8 @@ from dynamics._optax_complex import (OptaxComplexAdamState, OptaxComplexMomentum
 from dynamics._optimistic import OptimisticState, optimistic
 from dynamics._sga import sga
 from dynamics._simgd import simgd
-from dynamics._simulate import METRICS, Trajectory, distance_to_equilibrium, simulate
+from dynamics._simulate import (METRICS, Trajectory, distance_to_equilibrium, memory_budget,
+                                simulate)
 from dynamics._sweep import (RateGrid, grid_map, rate_grid, spectral_radius_grid,
                              steps_to_tolerance_grid)
 
@@ -36,6 +37,6 @@ __all__ = [
     "ComplexMomentumState", "AggregatedMomentumState", "RecurrentMomentumState",
     "ComplexAdamState", "OptaxComplexMomentumState", "OptaxComplexAdamState",
     "RateGrid", "grid_map", "rate_grid", "spectral_radius_grid", "steps_to_tolerance_grid",
-    "simulate", "Trajectory", "METRICS", "distance_to_equilibrium",
+    "simulate", "Trajectory", "METRICS", "distance_to_equilibrium", "memory_budget",
     "linearize", "spectral_radius", "realify",
 ]

@@ -19,6 +19,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from dynamics._complex_momentum import complex_momentum
 from dynamics._linearize import spectral_radius
+from dynamics._simulate import simulate
 from games import check_params
 
 __all__ = ["RateGrid", "grid_map", "spectral_radius_grid", "steps_to_tolerance_grid",
@@ -104,30 +105,28 @@ def spectral_radius_grid(game, lrs, mags, args, *, alternating=False, at=None,
 def _steps_fn(alternating, steps, unroll):
     def fn(ctx, lr, beta):
         game, start, tol = ctx
-        dyn = complex_momentum(lr, beta, alternating=alternating)
-        eq = game.equilibrium()
+        eq = jax.tree_util.tree_leaves(game.equilibrium())
 
-        def sq_distance(params):
+        def within(game, params):
             # Leafwise sums of squares: no ravel/concatenate in the loop.
-            return sum(jnp.sum((p - q) ** 2) for p, q in
-                       zip(jax.tree_util.tree_leaves(params), jax.tree_util.tree_leaves(eq)))
+            sq = sum(jnp.sum((p - q) ** 2)
+                     for p, q in zip(jax.tree_util.tree_leaves(params), eq))
+            return sq <= tol**2
 
-        def body(carry, _):
-            state, hit, t = carry
-            state = dyn.step(game, state)
-            t = t + 1
-            hit = jnp.where((hit < 0) & (sq_distance(state.params) <= tol**2), t, hit)
-            return (state, hit, t), None
-
-        carry = (dyn.init(start), jnp.int32(-1), jnp.int32(0))
-        (_, hit, _), _ = jax.lax.scan(body, carry, None, length=steps, unroll=unroll)
-        return hit
+        traj = simulate(game, complex_momentum(lr, beta, alternating=alternating), start,
+                        steps, every=steps, metrics=(), events={"hit": within},
+                        unroll=unroll)
+        return traj.events["hit"]
     return fn
 
 
 def steps_to_tolerance_grid(game, start, lrs, mags, args, *, steps: int, tol: float = 1e-6,
                             alternating=False, devices=None) -> np.ndarray:
-    """Simulated steps until the distance to the equilibrium is <= ``tol`` (inf if never)."""
+    """Simulated steps until the distance to the equilibrium is <= ``tol`` (inf if never).
+
+    Each grid point is a ``simulate`` run with a first-hit event, so divergence
+    tracking and the step loop are the engine's own.
+    """
     if game.equilibrium() is None:
         raise ValueError(f"{type(game).__name__} has no known equilibrium to measure "
                          f"distances to.")

@@ -72,3 +72,21 @@ def write_png(path, fig) -> None:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
     _atomic_write_bytes(Path(path), buf.getvalue())
+
+
+def environment() -> dict:
+    """Versions and precision a run used, for results.json."""
+    import importlib.metadata as md
+    import platform
+
+    import jax
+
+    def version(name):
+        try:
+            return md.version(name)
+        except md.PackageNotFoundError:
+            return "unknown"
+    return {"gamedyn": version("gamedyn"), "jax": jax.__version__,
+            "jaxlib": version("jaxlib"), "numpy": np.__version__,
+            "python": platform.python_version(), "backend": jax.default_backend(),
+            "dtype": "float64" if jax.config.jax_enable_x64 else "float32"}

@@ -1,52 +1,52 @@
-"""A dependency-free progress bar on stderr."""
+"""Progress bars (tqdm.auto: a text bar on a terminal, a widget in notebooks) and
+partial results while a run is going."""
 
 from __future__ import annotations
 
-import sys
-import time
+import contextlib
 
-__all__ = ["Progress"]
+from experiments import _io
+
+__all__ = ["progress_bar", "partial_writer"]
 
 
-class Progress:
-    """``with Progress(total, "compare") as bar: ... bar.update(label)``.
+class _Bar:
+    def __init__(self, bar):
+        self.bar = bar
 
-    Draws on a terminal only (redrawn at most 10 times a second); elsewhere it
-    stays silent so logs and CI output are not flooded.
+    def step(self, label: str = "", n: int = 1) -> None:
+        """Advance by ``n`` units and show ``label`` beside the bar."""
+        self.bar.set_postfix_str(str(label)[:30], refresh=False)
+        self.bar.update(n)
+
+    def to(self, done: int, label: str = "") -> None:
+        """Set the bar to ``done`` units."""
+        self.bar.set_postfix_str(str(label)[:30], refresh=False)
+        self.bar.update(int(done) - self.bar.n)
+
+
+@contextlib.contextmanager
+def progress_bar(total: int, desc: str, unit: str = "run"):
+    """``with progress_bar(n, "compare") as bar: ... bar.step(label)``.
+
+    Shown on a terminal or in a notebook only (``disable=None``), so logs and CI
+    output are not flooded.
     """
+    from tqdm.auto import tqdm
+    bar = tqdm(total=total, desc=desc, unit=unit, disable=None, leave=False,
+               dynamic_ncols=True)
+    try:
+        yield _Bar(bar)
+    finally:
+        bar.close()
 
-    def __init__(self, total: int, desc: str, stream=None, width: int = 28):
-        self.total, self.desc, self.width = max(int(total), 1), desc, width
-        self.stream = sys.stderr if stream is None else stream
-        self.enabled = getattr(self.stream, "isatty", lambda: False)()
-        self.done, self.start, self.last = 0, time.perf_counter(), 0.0
 
-    def __enter__(self):
-        self._draw("")
-        return self
-
-    def update(self, label: str = "", n: int = 1) -> None:
-        self.done = min(self.done + n, self.total)
-        now = time.perf_counter()
-        if now - self.last > 0.1 or self.done == self.total:
-            self._draw(label)
-            self.last = now
-
-    def _draw(self, label: str) -> None:
-        if not self.enabled:
-            return
-        frac = self.done / self.total
-        fill = int(frac * self.width)
-        elapsed = time.perf_counter() - self.start
-        eta = elapsed / frac - elapsed if frac > 0 else float("nan")
-        eta_s = f"{eta:5.0f}s left" if frac > 0 and frac < 1 else f"{elapsed:5.1f}s"
-        line = (f"\r{self.desc} [{'#' * fill}{'.' * (self.width - fill)}] "
-                f"{self.done}/{self.total} {eta_s} {label[:30]:<30}")
-        self.stream.write(line)
-        self.stream.flush()
-
-    def __exit__(self, *exc):
-        if self.enabled:
-            self.stream.write("\r" + " " * (self.width + 80) + "\r")
-            self.stream.flush()
-        return False
+def partial_writer(folder):
+    """A ``checkpoint(results)`` that writes results.json marked ``complete: false``
+    into the run's (temporary) folder, so a run killed outright leaves marked
+    partial results, never unmarked ones."""
+    def checkpoint(results: dict) -> None:
+        _io.write_json(folder / "results.json",
+                       {**{k: v for k, v in results.items() if k != "arrays"},
+                        "complete": False})
+    return checkpoint

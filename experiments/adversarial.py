@@ -24,27 +24,34 @@ import numpy as np
 import dynamics
 import games
 from experiments import _io
-from experiments._progress import Progress
+from experiments._args import float_in, int_in
+from experiments._progress import partial_writer, progress_bar
+from experiments._rundir import output_folder
 from experiments.rates import steps_from_radius
 from experiments.registry import UsageError
 
-__all__ = ["add_arguments", "main", "run", "METHODS", "coordinate_blocks",
-           "momentum_radius"]
+__all__ = ["add_arguments", "main", "compute", "report", "run", "METHODS",
+           "coordinate_blocks", "momentum_radius"]
 
 METHODS = ("GDA", "EG", "OG", "momentum+", "momentum-", "complex (arg pi/2)",
            "complex (best arg)")
 EVALS_PER_STEP = {"EG": 2}
 
 
+HELP = "gradient evaluations to converge vs adversarialness"
+DESCRIPTION = ("Tune GDA, EG, OG, real and complex momentum on the adversarialness family "
+               "and compare the gradient evaluations they need.")
+
+
 def add_arguments(p) -> None:
-    p.add_argument("--points", type=int, default=20,
+    p.add_argument("--points", type=int_in(2, 1000), default=20,
                    help="gamma_max values in [0, 1] (default 20)")
-    p.add_argument("--grid", type=int, default=50,
+    p.add_argument("--grid", type=int_in(2, 400), default=50,
                    help="step sizes and momentum magnitudes per method (default 50 x 50)")
-    p.add_argument("--args", type=int, default=13,
+    p.add_argument("--args", type=int_in(2, 180), default=13,
                    help="arg(beta) values in [0, pi] for 'complex (best arg)' (default 13)")
-    p.add_argument("--tol", type=float, default=1e-6,
-                   help="shrink the distance by this factor (default 1e-6)")
+    p.add_argument("--tol", type=float_in(0, 1, low_open=True, high_open=True), default=1e-6,
+                   help="shrink the distance by this factor, in (0, 1) (default 1e-6)")
     p.add_argument("--out", default="runs/adversarial",
                    help="output folder (default runs/adversarial)")
 
@@ -132,31 +139,61 @@ def advantage(row: dict) -> float:
     return best_other / row["complex (best arg)"]["evals"]
 
 
-def run(points=20, *, grid=50, n_args=13, tol=1e-6, out="runs/adversarial", echo=print):
+def compute(points=20, *, grid=50, n_args=13, tol=1e-6, progress=None,
+            checkpoint=None) -> dict:
+    """Best gradient-evaluation counts of every method for ``points`` values of gamma_max.
+
+    ``progress(label)`` is called after each gamma_max and ``checkpoint(results)``
+    with the results so far.
+    """
     if points < 2 or grid < 2 or n_args < 2:
         raise UsageError(f"--points, --grid and --args need at least 2; got {points}, {grid}, "
                          f"{n_args}.")
     if not 0 < tol < 1:
         raise UsageError(f"--tol must lie in (0, 1); got {tol}.")
-    out = Path(out)
-    gammas = np.linspace(0.0, 1.0, points)
-    rows = {}
+    results = {"command": "adversarial", "complete": False,
+               "options": {"points": points, "grid": grid, "args": n_args, "tol": tol},
+               "environment": _io.environment(),
+               "game": {"factory": "games.adversarial",
+                        "description": "adversarialness family (Lorraine et al. 2022), "
+                        "gamma_k = linspace(0, gamma_max, 7), a = b = linspace(1/4, 4, 7)"},
+               "methods": list(METHODS),
+               "settings": {"lr": "logspace(-2.5, 0.5, grid)",
+                            "beta_abs": "linspace(0, 0.99, grid)",
+                            "beta_arg": "linspace(0, pi, args) for complex (best arg)"},
+               "results": []}
     t0 = time.perf_counter()
-    with Progress(points, "adversarial") as bar:
-        for g in gammas:
-            rows[float(g)] = evaluate(float(g), grid=grid, n_args=n_args, tol=tol)
-            bar.update(f"gamma_max={g:.3f}")
-            _io.write_json(out / "results.json", {
-                "command": "adversarial", "config": {"points": points, "grid": grid,
-                                                     "args": n_args, "tol": tol},
-                "methods": list(METHODS),
-                "results": [{"gamma_max": k, "advantage": advantage(v), **v}
-                            for k, v in rows.items()],
-                "elapsed_s": time.perf_counter() - t0})
+    for g in np.linspace(0.0, 1.0, points):
+        row = evaluate(float(g), grid=grid, n_args=n_args, tol=tol)
+        results["results"].append({"gamma_max": float(g), "advantage": advantage(row), **row})
+        results["elapsed_s"] = time.perf_counter() - t0
+        if progress is not None:
+            progress(f"gamma_max={g:.3f}")
+        if checkpoint is not None:
+            checkpoint(results)
+    results["complete"] = True
+    return results
+
+
+def rows_of(results: dict) -> dict:
+    """gamma_max -> {method: best setting} from ``compute``'s results."""
+    return {r["gamma_max"]: {m: r[m] for m in METHODS} for r in results["results"]}
+
+
+def report(results: dict, out, *, echo=print) -> None:
+    """Print the table; write results.json and adversarial.png."""
+    rows = rows_of(results)
     echo(format_table(rows))
-    _plot(out / "adversarial.png", gammas, rows)
-    echo(f"wrote {out / 'results.json'} and {out / 'adversarial.png'}")
-    return rows
+    _plot(Path(out) / "adversarial.png", np.array(list(rows)), rows)
+    _io.write_json(Path(out) / "results.json", results)
+
+
+def run(points=20, *, grid=50, n_args=13, tol=1e-6, out="runs/adversarial", echo=print):
+    """compute + report into ``out``; returns gamma_max -> {method: best setting}."""
+    with output_folder(out) as tmp:
+        results = compute(points, grid=grid, n_args=n_args, tol=tol)
+        report(results, tmp, echo=echo)
+    return rows_of(results)
 
 
 def _plot(path, gammas, rows):
@@ -178,5 +215,10 @@ def _plot(path, gammas, rows):
 
 
 def main(args) -> int:
-    run(args.points, grid=args.grid, n_args=args.args, tol=args.tol, out=args.out)
+    with output_folder(args.out) as tmp:
+        with progress_bar(args.points, "adversarial") as bar:
+            results = compute(args.points, grid=args.grid, n_args=args.args, tol=args.tol,
+                              progress=bar.step, checkpoint=partial_writer(tmp))
+        report(results, tmp)
+    print(f"wrote results.json and adversarial.png under {args.out}/")
     return 0

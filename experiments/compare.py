@@ -11,15 +11,17 @@ import numpy as np
 
 import dynamics
 from experiments import _io
-from experiments._progress import Progress
-from experiments.registry import DYNAMICS, GAMES
+from experiments._args import SEED_MAX, float_in, int_in
+from experiments._progress import partial_writer, progress_bar
+from experiments._rundir import output_folder
+from experiments.registry import DYNAMICS, GAMES, describe_choices, resolve
 
 __all__ = ["DEFAULT_GAMES", "DEFAULT_DYNAMICS", "fit_rate", "steps_to", "compare_one",
-           "run", "format_table"]
+           "compute", "report", "run", "format_table", "add_arguments", "main"]
 
 DEFAULT_GAMES = ("bilinear", "dirac_gan", "adversarial", "matching_pennies")
-DEFAULT_DYNAMICS = ("simgd", "alternating", "momentum", "extragradient", "optimistic",
-                    "consensus")
+DEFAULT_DYNAMICS = ("simgd", "alternating", "momentum", "momentum_alternating",
+                    "extragradient", "optimistic", "consensus")
 TOL = 1e-6
 
 
@@ -86,14 +88,14 @@ def format_table(game_name: str, rows: dict, tol: float = TOL) -> str:
     return "\n".join(lines)
 
 
-def _plot(path: Path, game_name: str, rows: dict, tol: float) -> None:
+def _plot(path: Path, game_name: str, rows: dict, curves: dict, tol: float) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     for name, r in rows.items():
-        d = np.asarray(r["distance"], dtype=float)
+        d = np.asarray(curves[name], dtype=float)
         d = np.where(np.isfinite(d) & (d > 0), d, np.nan)
         label = f"{name} (rho={_fmt(r['predicted_rate'], '.4f')})"
         ax.semilogy(np.arange(len(d)), d, label=label, lw=1.4)
@@ -108,38 +110,112 @@ def _plot(path: Path, game_name: str, rows: dict, tol: float) -> None:
     plt.close(fig)
 
 
-def run(game_names=DEFAULT_GAMES, dynamics_names=DEFAULT_DYNAMICS, *, steps: int = 4000,
-        lr: float = 0.2, seed: int = 0, out="runs/compare", plots: bool = True,
-        echo=print) -> dict:
-    """Run every dynamics on every game from one seeded start; write results under ``out``.
+HELP = "predicted vs measured convergence rates"
+DESCRIPTION = ("Run dynamics on games from one start; print the predicted rate (spectral "
+               "radius of the linearised step at the equilibrium), the measured rate "
+               "(fitted to the distance curve), steps to distance 1e-6 or the step at which "
+               "the run diverged, and the final distance.")
+MAX_STEPS = 10**7
 
-    Each game's table is printed (and results.json rewritten) as soon as it is
-    done, so an interrupted run keeps what it finished.
+
+def add_arguments(p) -> None:
+    p.add_argument("--game", action="append", metavar="NAME",
+                   help=f"game(s), comma-separated or repeated; one of {', '.join(GAMES)} "
+                   f"(default: {','.join(DEFAULT_GAMES)})")
+    p.add_argument("--dynamics", action="append", metavar="NAME",
+                   help=f"dynamics, comma-separated or repeated; one of {', '.join(DYNAMICS)} "
+                   f"(default: {','.join(DEFAULT_DYNAMICS)})")
+    p.add_argument("--steps", type=int_in(10, MAX_STEPS), default=4000,
+                   help="steps per run, at least 10 to fit a rate (default 4000)")
+    p.add_argument("--lr", type=float_in(0, 1e3, low_open=True), default=0.2,
+                   help="step size (default 0.2)")
+    p.add_argument("--beta", type=float_in(-1, 1, low_open=True, high_open=True),
+                   default=-0.5, help="momentum coefficient of 'momentum' and "
+                   "'momentum_alternating', in (-1, 1) (default -0.5)")
+    p.add_argument("--seed", type=int_in(0, SEED_MAX), default=0,
+                   help="PRNG seed of the start (default 0)")
+    p.add_argument("--out", default="runs/compare", help="output folder (default runs/compare)")
+    p.add_argument("--no-plots", action="store_true", help="skip the PNGs")
+    p.epilog = (describe_choices("games", GAMES) + "\n\n"
+                + describe_choices("dynamics", DYNAMICS))
+
+
+def _params_list(params):
+    return [np.asarray(p).tolist() for p in jax.tree_util.tree_leaves(params)]
+
+
+def compute(game_names=DEFAULT_GAMES, dynamics_names=DEFAULT_DYNAMICS, *, steps: int = 4000,
+            lr: float = 0.2, beta: float = -0.5, seed: int = 0, progress=None,
+            checkpoint=None) -> dict:
+    """Every dynamics on every game from one seeded start: rates, steps, distance curves.
+
+    Returns the results (what results.json holds) with the distance curves under
+    ``"arrays"`` (``"game/dynamics"`` -> array).  ``progress(label)`` is called
+    after each run and ``checkpoint(results)`` after each game.
     """
-    out = Path(out)
-    config = {"games": list(game_names), "dynamics": list(dynamics_names), "steps": steps,
-              "lr": lr, "seed": seed, "tolerance": TOL, "x64": jax.config.jax_enable_x64}
-    results = {"command": "compare", "config": config, "games": {}}
-    curves = {}
+    game_names = resolve("game", game_names, GAMES)
+    dynamics_names = resolve("dynamics", dynamics_names, DYNAMICS)
+    options = {"beta": beta}
+    results = {"command": "compare", "complete": False,
+               "options": {"games": game_names, "dynamics": dynamics_names, "steps": steps,
+                           "lr": lr, "beta": beta, "seed": seed, "tolerance": TOL},
+               "environment": _io.environment(),
+               "dynamics": {d: DYNAMICS[d].record(lr, options) for d in dynamics_names},
+               "games": {}, "arrays": {}}
     t0 = time.perf_counter()
-    with Progress(len(game_names) * len(dynamics_names), "compare") as bar:
-        for gname in game_names:
-            game = GAMES[gname]()
-            params = game.init(jax.random.key(seed))
-            rows = {}
-            for dname in dynamics_names:
-                rows[dname] = compare_one(game, DYNAMICS[dname][0](lr), params, steps)
-                curves[f"{gname}/{dname}"] = rows[dname]["distance"]
-                bar.update(f"{gname}/{dname}")
-            echo(format_table(gname, rows))
-            echo("")
-            results["games"][gname] = {d: {k: v for k, v in r.items() if k != "distance"}
-                                       for d, r in rows.items()}
-            results["elapsed_s"] = time.perf_counter() - t0
-            _io.write_json(out / "results.json", results)
-            _io.write_npz(out / "distances.npz", **curves)
-            if plots:
-                _plot(out / f"distance_{gname}.png", gname, rows, TOL)
-    echo(f"wrote {out / 'results.json'}, {out / 'distances.npz'}"
-         + (f" and {len(game_names)} PNGs" if plots else "") + f" under {out}/")
+    for gname in game_names:
+        game = GAMES[gname].build()
+        params = game.init(jax.random.key(seed))
+        rows = {}
+        for dname in dynamics_names:
+            row = compare_one(game, DYNAMICS[dname].build(lr, options), params, steps)
+            results["arrays"][f"{gname}/{dname}"] = row.pop("distance")
+            rows[dname] = row
+            if progress is not None:
+                progress(f"{gname}/{dname}")
+        results["games"][gname] = {**GAMES[gname].record(), "start": _params_list(params),
+                                   "runs": rows}
+        results["elapsed_s"] = time.perf_counter() - t0
+        if checkpoint is not None:
+            checkpoint(results)
+    results["complete"] = True
+    return results
+
+
+def report(results: dict, out, *, plots: bool = True, echo=print) -> None:
+    """Print each game's table; write results.json, distances.npz and a PNG per game."""
+    out = Path(out)
+    tol = results["options"]["tolerance"]
+    for gname, g in results["games"].items():
+        echo(format_table(gname, g["runs"], tol))
+        echo("")
+        if plots:
+            curves = {d: results["arrays"][f"{gname}/{d}"] for d in g["runs"]}
+            _plot(out / f"distance_{gname}.png", gname, g["runs"], curves, tol)
+    _io.write_json(out / "results.json", {k: v for k, v in results.items() if k != "arrays"})
+    _io.write_npz(out / "distances.npz", **results["arrays"])
+
+
+def main(args) -> int:
+    # Bad names exit 2 before any work (output_folder checks --out likewise).
+    game_names = resolve("game", args.game or DEFAULT_GAMES, GAMES)
+    dyn_names = resolve("dynamics", args.dynamics or DEFAULT_DYNAMICS, DYNAMICS)
+    with output_folder(args.out) as tmp:
+        with progress_bar(len(game_names) * len(dyn_names), "compare") as bar:
+            results = compute(game_names, dyn_names, steps=args.steps, lr=args.lr,
+                              beta=args.beta, seed=args.seed, progress=bar.step,
+                              checkpoint=partial_writer(tmp))
+        report(results, tmp, plots=not args.no_plots)
+    print(f"wrote results.json, distances.npz"
+          + (f" and {len(results['games'])} PNGs" if not args.no_plots else "")
+          + f" under {args.out}/")
+    return 0
+
+
+def run(game_names=DEFAULT_GAMES, dynamics_names=DEFAULT_DYNAMICS, *, out="runs/compare",
+        plots: bool = True, echo=print, **kwargs) -> dict:
+    """compute + report into ``out`` (replaced only once the run has finished)."""
+    with output_folder(out) as tmp:
+        results = compute(game_names, dynamics_names, **kwargs)
+        report(results, tmp, plots=plots, echo=echo)
     return results

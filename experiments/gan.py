@@ -1,13 +1,12 @@
 """`gamedyn gan`: Adam, real momentum, complex momentum and complex Adam on 2-D GAN mixtures.
 
 Every optimiser trains the same generator/discriminator starts (one per seed)
-on a fresh minibatch each step (``game.resample``) with simultaneous updates.
-Seeds are vmapped, and the steps run as a jitted ``lax.scan`` in equal chunks
-(one compilation per optimiser), so the progress bar moves as training does.
-A seed whose state becomes non-finite is reported as diverged, never raised:
-``diverged_at`` is the end of the first chunk after which it was non-finite
-(a check inside the scan would double the compile time), and its samples count
-as zero high-quality samples.
+on a fresh minibatch each step with simultaneous updates, through
+``dynamics.simulate`` with ``key=`` (the game is stochastic: each step runs on
+``game.resample(k)``).  Seeds are vmapped and the run goes in chunks, so the
+progress bar moves as training does.  A seed whose state (or recorded loss)
+becomes non-finite is reported as diverged at that exact step, never raised, and
+its samples count as zero high-quality samples.
 """
 
 from __future__ import annotations
@@ -27,13 +26,17 @@ import optax
 
 import dynamics
 from experiments import _io
-from experiments._progress import Progress
+from experiments._args import SEED_MAX, as_usage_error, float_in, int_in
+from experiments._progress import partial_writer, progress_bar
+from experiments._rundir import output_folder
 from experiments.registry import UsageError, resolve
-from games import GAN_MIXTURE_KINDS as KINDS, gan_mixture
+from games import GAN_MIXTURE_KINDS as KINDS
+from games import gan_mixture
+from games.checks import check_int
 from nets import mlp
 
-__all__ = ["OPTIMIZERS", "DEFAULT_OPTIMIZERS", "add_arguments", "main", "run",
-           "train", "format_table", "NETWORK", "STD"]
+__all__ = ["OPTIMIZERS", "DEFAULT_OPTIMIZERS", "add_arguments", "main", "compute", "report",
+           "run", "setup", "train", "record_every", "format_table", "NETWORK", "STD"]
 
 # Settings from a small sweep on ring8 (std 0.05, tanh networks of width 128, batch 256,
 # 4 seeds; modes covered of 8, averaged over seeds):
@@ -74,35 +77,6 @@ NETWORK = {"latent_dim": 16, "hidden": 128, "depth": 2, "activation": "tanh"}
 STD = {"ring8": 0.05, "grid16": 0.02}
 
 
-def _finite(tree):
-    ok = jnp.bool_(True)
-    for x in jax.tree_util.tree_leaves(tree):
-        if jnp.issubdtype(jnp.result_type(x), jnp.inexact):
-            ok = ok & jnp.all(jnp.isfinite(x))
-    return ok
-
-
-@functools.partial(jax.jit, static_argnames="length")
-def _train_chunks(game, dyn, state, keys, diverged_at, t_end, length):
-    """``length`` scanned steps for every seed (vmapped over state, keys, diverged_at).
-
-    Finiteness is checked once per chunk, at its end (a check inside the scan
-    doubles the compile time), so ``diverged_at`` has the resolution of a chunk.
-    """
-    def one_seed(state, key, diverged_at):
-        def body(carry, _):
-            state, key = carry
-            key, sub = jax.random.split(key)
-            return (dyn.step(game.resample(sub), state), key), None
-
-        (state, key), _ = jax.lax.scan(body, (state, key), None, length=length)
-        diverged_at = jnp.where((diverged_at < 0) & ~_finite(state), t_end, diverged_at)
-        losses = game.resample(key).losses(state.params)     # on a fresh minibatch
-        return state, key, diverged_at, losses
-
-    return jax.vmap(one_seed)(state, keys, diverged_at)
-
-
 @functools.partial(jax.jit, static_argnames="n")
 def _evaluate(game, params, key, n):
     samples = jax.vmap(lambda p, k: game.generate(p, k, n))(params, key)
@@ -110,30 +84,30 @@ def _evaluate(game, params, key, n):
     return samples, q["modes_covered"], q["high_quality"]
 
 
-def train(game, dyn, params, keys, steps: int, *, chunks: int = 20, progress=None,
-          label: str = ""):
+def record_every(steps: int, chunks: int) -> int:
+    """The largest divisor of ``steps`` that is at most ``steps / chunks``."""
+    target = max(1, steps // chunks)
+    return max(d for d in range(1, target + 1) if steps % d == 0)
+
+
+def train(game, dyn, params, keys, steps: int, *, chunks: int = 20, progress=None):
     """Train a batch of starts (leading axis = seeds) for ``steps`` steps.
 
     ``params`` and ``keys`` carry a leading seed axis; each seed draws its own
     minibatches from its key.  Returns ``(final params, diverged_at (seeds,),
-    losses (chunks, seeds, 2))``: ``diverged_at`` is the end of the first chunk
-    after which a seed's state held a non-finite value (-1 if it stayed finite);
-    ``losses`` are [L_G, L_D] on a fresh minibatch after each chunk.
+    losses (seeds, records, 2))``: ``diverged_at`` is the first step at which a
+    seed's state or recorded loss was non-finite (-1 if none); ``losses`` are
+    [L_G, L_D] on the game's own minibatch every ``record_every(steps, chunks)``
+    steps, from step 0.  ``progress(done_steps, steps)`` is called after each chunk.
     """
-    n_seeds = keys.shape[0]
-    length = -(-steps // chunks)          # equal chunks (one compile), a shorter last one
-    state = jax.vmap(dyn.init)(params)
-    diverged_at = jnp.full((n_seeds,), -1, jnp.int32)
-    curve, done = [], 0
-    while done < steps:
-        n = min(length, steps - done)
-        done += n
-        state, keys, diverged_at, losses = _train_chunks(
-            game, dyn, state, keys, diverged_at, jnp.int32(done), length=n)
-        curve.append(np.asarray(losses))
-        if progress is not None:
-            progress.update(label)
-    return state.params, np.asarray(diverged_at), np.stack(curve)
+    every = record_every(steps, chunks)
+
+    def one(p, k):
+        return dynamics.simulate(game, dyn, p, steps, every=every, metrics=("losses",),
+                                 key=k, chunks=chunks, progress=progress,
+                                 record_params=False)
+    traj = jax.vmap(one)(params, keys)
+    return traj.final.params, np.asarray(traj.diverged_at), np.asarray(traj.metrics["losses"])
 
 
 def _mean_std(x) -> tuple[float, float]:
@@ -186,9 +160,7 @@ def _plot(path: Path, title: str, real: np.ndarray, fake: np.ndarray, modes: np.
 
 
 def _check_int(name: str, v, low: int = 1) -> int:
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
-        raise UsageError(f"{name} must be an int >= {low}; got {v!r}.")
-    return int(v)
+    return as_usage_error(check_int, name, v, low=low)
 
 
 def _resolve_optimizers(optimizers, lr_scale: float) -> dict:
@@ -207,13 +179,35 @@ def _resolve_optimizers(optimizers, lr_scale: float) -> dict:
     return {n: (OPTIMIZERS[n][0](lr_scale), desc(n)) for n in names}
 
 
-def run(kind: str = DEFAULTS["kind"], optimizers=DEFAULT_OPTIMIZERS, *,
-        steps: int = DEFAULTS["steps"], seeds: int = DEFAULTS["seeds"],
-        seed: int = DEFAULTS["seed"], batch_size: int = DEFAULTS["batch_size"],
-        lr_scale: float = DEFAULTS["lr_scale"], samples: int = DEFAULTS["samples"],
-        chunks: int = DEFAULTS["chunks"], out=DEFAULTS["out"], plots: bool = True,
-        echo=print) -> dict:
-    """Train the mixture GAN with each optimiser over ``seeds`` seeds; write results under ``out``.
+HELP = ("train a GAN on 2-D mixtures with Adam, momentum, complex momentum and complex "
+        "Adam")
+DESCRIPTION = ("Train the 2-D mixture GAN with each optimiser over several seeds; report "
+               "modes covered and the share of high-quality samples.")
+
+
+def setup(kind: str, *, seed: int, seeds: int, batch_size: int):
+    """The game (first minibatch from ``seed``), the starts (leading seed axis) and the
+    training and evaluation keys of seeds ``seed, seed + 1, ...``."""
+    net = NETWORK
+    game = gan_mixture(
+        kind, batch_size=batch_size, std=STD[kind], latent_dim=net["latent_dim"],
+        generator=mlp((net["latent_dim"],) + (net["hidden"],) * net["depth"] + (2,),
+                      activation=net["activation"]),
+        discriminator=mlp((2,) + (net["hidden"],) * net["depth"] + (1,),
+                          activation=net["activation"]),
+        key=jax.random.key(seed))
+    seed_keys = jax.vmap(jax.random.key)(jnp.arange(seed, seed + seeds, dtype=jnp.uint32))
+    init_keys, train_keys, eval_keys = (jax.vmap(lambda k, i=i: jax.random.fold_in(k, i))(
+        seed_keys) for i in range(3))
+    return game, jax.vmap(game.init)(init_keys), train_keys, eval_keys
+
+
+def compute(kind: str = DEFAULTS["kind"], optimizers=DEFAULT_OPTIMIZERS, *,
+            steps: int = DEFAULTS["steps"], seeds: int = DEFAULTS["seeds"],
+            seed: int = DEFAULTS["seed"], batch_size: int = DEFAULTS["batch_size"],
+            lr_scale: float = DEFAULTS["lr_scale"], samples: int = DEFAULTS["samples"],
+            chunks: int = DEFAULTS["chunks"], progress=None, checkpoint=None) -> dict:
+    """Train the mixture GAN with each optimiser over ``seeds`` seeds.
 
     Args:
       kind: ``"ring8"`` or ``"grid16"``.
@@ -224,11 +218,13 @@ def run(kind: str = DEFAULTS["kind"], optimizers=DEFAULT_OPTIMIZERS, *,
         optimiser), and the minibatch size.
       lr_scale: multiplies every named optimiser's learning rate.
       samples: generated samples per seed for the quality metrics.
-      chunks: the scan runs in this many chunks (progress and partial results).
-      out: output folder: ``results.json``, ``samples.npz``, ``samples_<name>.png``.
+      chunks: the run goes in this many chunks (progress between them).
+      progress: ``fn(done_steps, label)`` with the steps done over all optimisers.
+      checkpoint: ``fn(results)`` after each optimiser.
 
-    Returns the dict written to ``results.json``.  Rows are written after each
-    optimiser, so an interrupted run keeps the optimisers it finished.
+    Returns the results (what results.json holds) with the samples and loss
+    curves under ``"arrays"``.  The same arguments give bitwise-identical results
+    apart from the timings (``seconds``, ``elapsed_s``).
     """
     if kind not in KINDS:
         raise UsageError(f"unknown mixture kind {kind!r}; choose from {', '.join(KINDS)}.")
@@ -241,73 +237,92 @@ def run(kind: str = DEFAULTS["kind"], optimizers=DEFAULT_OPTIMIZERS, *,
         raise UsageError(f"lr_scale must be a positive number; got {lr_scale!r}.")
     opts = _resolve_optimizers(optimizers, float(lr_scale))
 
-    out = Path(out)
     net = NETWORK
-    game = gan_mixture(
-        kind, batch_size=batch_size, std=STD[kind], latent_dim=net["latent_dim"],
-        generator=mlp((net["latent_dim"],) + (net["hidden"],) * net["depth"] + (2,),
-                      activation=net["activation"]),
-        discriminator=mlp((2,) + (net["hidden"],) * net["depth"] + (1,),
-                          activation=net["activation"]),
-        key=jax.random.key(seed))
+    game, params0, train_keys, eval_keys = setup(kind, seed=seed, seeds=seeds,
+                                                 batch_size=batch_size)
     modes = np.asarray(game.modes)
-    seed_keys = jax.vmap(jax.random.key)(jnp.arange(seed, seed + seeds, dtype=jnp.uint32))
-    init_keys, train_keys, eval_keys = (jax.vmap(lambda k, i=i: jax.random.fold_in(k, i))(
-        seed_keys) for i in range(3))
-    params0 = jax.vmap(game.init)(init_keys)
     real = np.asarray(game.sample_data(jax.random.fold_in(jax.random.key(seed), 3), samples))
     init_samples, init_modes, init_hq = _evaluate(game, params0, eval_keys, samples)
 
-    config = {"kind": kind, "steps": steps, "seeds": seeds, "seed": seed,
-              "batch_size": batch_size, "latent_dim": game.latent_dim, "lr_scale": lr_scale,
-              "samples": samples, "std": round(float(game.std), 8), "num_modes": len(modes),
-              "networks": f"MLPs of {net['depth']} hidden layers x {net['hidden']}, "
-                          f"{net['activation']}",
-              "losses": "non-saturating (Goodfellow et al. 2014)", "updates": "simultaneous",
-              "high_quality": "within 3 std of the nearest mode",
-              "mode_covered": "at least 1% of samples high quality and nearest to it",
-              "diverged_at_resolution": -(-steps // chunks),
-              "x64": jax.config.jax_enable_x64}
-    results = {"command": "gan", "config": config,
+    game_record = {
+        "factory": "games.gan_mixture", "kind": kind, "std": round(float(game.std), 8),
+        "num_modes": len(modes), "batch_size": batch_size, "latent_dim": game.latent_dim,
+        "networks": f"MLPs of {net['depth']} hidden layers x {net['hidden']}, "
+                    f"{net['activation']}",
+        "losses": "non-saturating (Goodfellow et al. 2014)", "updates": "simultaneous",
+        "high_quality": "within 3 std of the nearest mode",
+        "mode_covered": "at least 1% of samples high quality and nearest to it"}
+    results = {"command": "gan", "complete": False,
+               "options": {"kind": kind, "steps": steps, "seeds": seeds, "seed": seed,
+                           "batch_size": batch_size, "lr_scale": lr_scale,
+                           "samples": samples, "chunks": chunks,
+                           "optimizers": list(opts)},
+               "environment": _io.environment(), "game": game_record,
+               "losses_every": record_every(steps, chunks),
                "initial": {"modes_covered": [int(m) for m in np.asarray(init_modes)],
                            "high_quality": [round(float(h), 6) for h in np.asarray(init_hq)]},
-               "optimizers": {}}
-    arrays = {"real": real, "modes": modes, "initial": np.asarray(init_samples)}
-    title = f"gan {kind}: {seeds} seed{'s' * (seeds > 1)} x {steps} steps, batch {batch_size}"
+               "optimizers": {},
+               "arrays": {"real": real, "modes": modes, "initial": np.asarray(init_samples)}}
     t0 = time.perf_counter()
-    n_chunks = -(-steps // -(-steps // chunks))
-    with Progress(len(opts) * n_chunks, "gan") as bar:
-        for name, (dyn, setting) in opts.items():
-            t1 = time.perf_counter()
-            params, diverged_at, curve = train(game, dyn, params0, train_keys, steps,
-                                               chunks=chunks, progress=bar, label=name)
-            fake, covered, hq = _evaluate(game, params, eval_keys, samples)
-            covered, hq = np.asarray(covered), np.asarray(hq, dtype=float)
-            final = curve[-1]
-            row = {
-                "setting": setting,
-                "modes_covered": [int(c) for c in covered],
-                "high_quality": [round(float(h), 6) for h in hq],
-                "diverged_at": [None if d < 0 else int(d) for d in diverged_at],
-                "final_loss_g": [float(x) for x in final[:, 0]],
-                "final_loss_d": [float(x) for x in final[:, 1]],
-                "seconds": time.perf_counter() - t1,
-            }
-            row["modes_covered_mean"], row["modes_covered_std"] = _mean_std(covered)
-            row["high_quality_mean"], row["high_quality_std"] = _mean_std(hq)
-            results["optimizers"][name] = row
-            results["elapsed_s"] = time.perf_counter() - t0
-            arrays[name] = np.asarray(fake)
-            arrays[f"losses_{name}"] = curve
-            _io.write_json(out / "results.json", results)
-            _io.write_npz(out / "samples.npz", **arrays)
-            if plots:
-                _plot(out / f"samples_{name}.png", f"{kind}: {name} ({setting})", real,
-                      np.asarray(fake), modes, row)
-    echo(format_table(title, results["optimizers"], len(modes)))
-    echo(f"wrote {out / 'results.json'}, {out / 'samples.npz'}"
-         + (f" and {len(opts)} PNG{'s' * (len(opts) > 1)}" if plots else "")
-         + f" under {out}/")
+    for k, (name, (dyn, setting)) in enumerate(opts.items()):
+        t1 = time.perf_counter()
+        report_steps = None
+        if progress is not None:
+            report_steps = lambda done, total, k=k, name=name: progress(k * total + done, name)
+        params, diverged_at, curve = train(game, dyn, params0, train_keys, steps,
+                                           chunks=chunks, progress=report_steps)
+        fake, covered, hq = _evaluate(game, params, eval_keys, samples)
+        covered, hq = np.asarray(covered), np.asarray(hq, dtype=float)
+        final = curve[:, -1]
+        row = {
+            "setting": setting,
+            "hyperparameters": _hyperparameters(dyn),
+            "modes_covered": [int(c) for c in covered],
+            "high_quality": [round(float(h), 6) for h in hq],
+            "diverged_at": [None if d < 0 else int(d) for d in diverged_at],
+            "final_loss_g": [float(x) for x in final[:, 0]],
+            "final_loss_d": [float(x) for x in final[:, 1]],
+            "seconds": time.perf_counter() - t1,
+        }
+        row["modes_covered_mean"], row["modes_covered_std"] = _mean_std(covered)
+        row["high_quality_mean"], row["high_quality_std"] = _mean_std(hq)
+        results["optimizers"][name] = row
+        results["elapsed_s"] = time.perf_counter() - t0
+        results["arrays"][name] = np.asarray(fake)
+        results["arrays"][f"losses_{name}"] = curve
+        if checkpoint is not None:
+            checkpoint(results)
+    results["complete"] = True
+    return results
+
+
+def _hyperparameters(dyn) -> dict:
+    """The traced hyperparameters a dynamics was built with (its pytree leaves)."""
+    hp = dyn.step.args[0] if dyn.step.args else {}
+    return {k: complex(v) if np.iscomplexobj(v) else float(v) for k, v in hp.items()}
+
+
+def report(results: dict, out, *, plots: bool = True, echo=print) -> None:
+    """Print the table; write results.json, samples.npz and a PNG per optimiser."""
+    out = Path(out)
+    o, a = results["options"], results["arrays"]
+    title = (f"gan {o['kind']}: {o['seeds']} seed{'s' * (o['seeds'] > 1)} x {o['steps']} "
+             f"steps, batch {o['batch_size']}")
+    echo(format_table(title, results["optimizers"], len(a["modes"])))
+    if plots:
+        for name, row in results["optimizers"].items():
+            _plot(out / f"samples_{name}.png", f"{o['kind']}: {name} ({row['setting']})",
+                  a["real"], a[name], a["modes"], row)
+    _io.write_json(out / "results.json", {k: v for k, v in results.items() if k != "arrays"})
+    _io.write_npz(out / "samples.npz", **a)
+
+
+def run(kind: str = DEFAULTS["kind"], optimizers=DEFAULT_OPTIMIZERS, *, out=DEFAULTS["out"],
+        plots: bool = True, echo=print, **kwargs) -> dict:
+    """compute + report into ``out`` (replaced only once the run has finished)."""
+    with output_folder(out) as tmp:
+        results = compute(kind, optimizers, **kwargs)
+        report(results, tmp, plots=plots, echo=echo)
     return results
 
 
@@ -319,17 +334,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--optimizers", action="append", metavar="NAME",
                         help=f"optimisers, comma-separated or repeated; from "
                         f"{', '.join(OPTIMIZERS)} (default: all)")
-    parser.add_argument("--steps", type=int, default=d["steps"],
+    parser.add_argument("--steps", type=int_in(1, 10**7), default=d["steps"],
                         help=f"training steps (default {d['steps']})")
-    parser.add_argument("--seeds", type=int, default=d["seeds"],
+    parser.add_argument("--seeds", type=int_in(1, 1024), default=d["seeds"],
                         help=f"number of seeds, trained together (default {d['seeds']})")
-    parser.add_argument("--seed", type=int, default=d["seed"],
+    parser.add_argument("--seed", type=int_in(0, SEED_MAX - 1024), default=d["seed"],
                         help=f"first PRNG seed (default {d['seed']})")
-    parser.add_argument("--batch-size", type=int, default=d["batch_size"],
+    parser.add_argument("--batch-size", type=int_in(1, 1 << 16), default=d["batch_size"],
                         help=f"minibatch size (default {d['batch_size']})")
-    parser.add_argument("--lr-scale", type=float, default=d["lr_scale"],
+    parser.add_argument("--lr-scale", type=float_in(0, 1e3, low_open=True),
+                        default=d["lr_scale"],
                         help="multiply every optimiser's learning rate (default 1)")
-    parser.add_argument("--samples", type=int, default=d["samples"],
+    parser.add_argument("--samples", type=int_in(1, 10**6), default=d["samples"],
                         help=f"generated samples per seed for the metrics "
                         f"(default {d['samples']})")
     parser.add_argument("--out", default=d["out"],
@@ -339,9 +355,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 
 def main(args: argparse.Namespace) -> int:
-    """Run ``gamedyn gan`` from parsed arguments; bad values raise ValueError."""
-    run(args.kind, args.optimizers or DEFAULT_OPTIMIZERS, steps=args.steps,
-        seeds=args.seeds, seed=args.seed, batch_size=args.batch_size,
-        lr_scale=args.lr_scale, samples=args.samples, out=args.out,
-        plots=not args.no_plots)
+    """Run ``gamedyn gan`` from parsed arguments."""
+    names = resolve("optimiser", args.optimizers or DEFAULT_OPTIMIZERS, OPTIMIZERS)
+    with output_folder(args.out) as tmp:
+        with progress_bar(len(names) * args.steps, "gan", unit="step") as bar:
+            results = compute(args.kind, names, steps=args.steps, seeds=args.seeds,
+                              seed=args.seed, batch_size=args.batch_size,
+                              lr_scale=args.lr_scale, samples=args.samples,
+                              progress=lambda done, label: bar.to(done, label),
+                              checkpoint=partial_writer(tmp))
+        report(results, tmp, plots=not args.no_plots)
+    n = len(results["optimizers"])
+    print(f"wrote results.json, samples.npz"
+          + ("" if args.no_plots else f" and {n} PNG{'s' * (n > 1)}") + f" under {args.out}/")
     return 0

@@ -67,7 +67,7 @@ OPTAX_TRANSFORMS = {
 DYNAMICS_NOT_FACTORIES = {
     "Dynamics", "make_dynamics", "augmented_matrix", "RateGrid", "grid_map", "rate_grid",
     "spectral_radius_grid", "steps_to_tolerance_grid", "simulate", "Trajectory", "METRICS",
-    "distance_to_equilibrium", "linearize", "spectral_radius", "realify",
+    "distance_to_equilibrium", "memory_budget", "linearize", "spectral_radius", "realify",
 }
 
 

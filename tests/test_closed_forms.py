@@ -247,3 +247,36 @@ def test_simulated_contraction_matches_spectral_radius(game_name, dyn_name):
     # Late-window ratio: transients of the other modes have died out by step T/2.
     per_step = (dist[-1] / dist[half]) ** (1.0 / (CONTRACTION_T - half))
     assert abs(per_step - rho) < 1e-3, (per_step, rho)
+
+
+# ---------------------------------------------------------------------------
+# Alternating heavy-ball momentum on L = xy (Gidel et al. 2019).
+
+def test_alternating_negative_momentum_rate_is_the_characteristic_root():
+    # Player x steps first, y sees the new x:
+    #   x_{t+1} - x_t = beta (x_t - x_{t-1}) - lr y_t
+    #   y_{t+1} - y_t = beta (y_t - y_{t-1}) + lr x_{t+1}
+    # With p(z) = z^2 - (1 + beta) z + beta, the z-transform gives
+    #   p(z) X = -lr z Y  and  p(z) Y = lr z^2 X,  so  p(z)^2 + lr^2 z^3 = 0:
+    # the rate is the largest modulus of the four roots.
+    lr, beta = 0.5, -0.5
+    p = np.array([1.0, -(1 + beta), beta])
+    char = np.polyadd(np.polymul(p, p), lr**2 * np.array([1.0, 0, 0, 0]))
+    expect = np.max(np.abs(np.roots(char)))
+    game = games.bilinear(jnp.eye(1))
+    rate = float(dynamics.spectral_radius(game, dynamics.momentum(lr, beta, alternating=True),
+                                          game.equilibrium()))
+    assert rate == pytest.approx(expect, abs=1e-12)
+    assert rate < 1
+    # ... where simultaneous negative momentum diverges and alternating GD cycles.
+    simultaneous = float(dynamics.spectral_radius(game, dynamics.momentum(lr, beta),
+                                                  game.equilibrium()))
+    assert simultaneous > 1
+    assert float(dynamics.spectral_radius(game, dynamics.alternating(lr),
+                                          game.equilibrium())) == pytest.approx(1, abs=1e-12)
+    # and a run contracts at that rate
+    start = (jnp.array([0.6]), jnp.array([-0.8]))
+    d = np.asarray(dynamics.simulate(game, dynamics.momentum(lr, beta, alternating=True),
+                                     start, 400, metrics=("distance",)).metrics["distance"])
+    fitted = np.exp(np.polyfit(np.arange(200, 400), np.log(d[200:400]), 1)[0])
+    assert fitted == pytest.approx(expect, abs=2e-3)

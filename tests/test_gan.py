@@ -221,7 +221,8 @@ def test_short_adam_training_moves_the_generator_onto_the_modes(tmp_path):
     assert after.mean() > 0.05 and after.mean() > 10 * max(before.mean(), 0.002)
     assert max(row["modes_covered"]) >= 1
     losses = np.load(tmp_path / "samples.npz")["losses_adam"]
-    assert losses.shape == (20, 4, 2) and np.all(np.isfinite(losses))
+    # every 1200 / 20 = 60 steps, from step 0: 21 records per seed
+    assert losses.shape == (4, 21, 2) and np.all(np.isfinite(losses))
 
 
 def test_run_writes_results_samples_and_pngs(tmp_path):
@@ -229,10 +230,11 @@ def test_run_writes_results_samples_and_pngs(tmp_path):
     text = (tmp_path / "results.json").read_text()
     assert "NaN" not in text and "Infinity" not in text
     saved = json.loads(text)
-    assert saved["config"]["steps"] == 60 and saved["config"]["num_modes"] == 8
+    assert saved["options"]["steps"] == 60 and saved["game"]["num_modes"] == 8
+    assert saved["complete"] is True and saved["environment"]["dtype"] in ("float32", "float64")
     # `gamedyn gan` trains ring8 at the wider std 0.05 with tanh MLPs (experiments/gan.py).
-    assert saved["config"]["std"] == pytest.approx(0.05)
-    assert "tanh" in saved["config"]["networks"]
+    assert saved["game"]["std"] == pytest.approx(0.05)
+    assert "tanh" in saved["game"]["networks"]
     assert list(saved["optimizers"]) == ["adam"]
     row = saved["optimizers"]["adam"]
     assert len(row["modes_covered"]) == 4 and len(row["high_quality"]) == 4
@@ -242,16 +244,56 @@ def test_run_writes_results_samples_and_pngs(tmp_path):
     assert (tmp_path / "samples_adam.png").read_bytes()[:8] == PNG
     arrays = np.load(tmp_path / "samples.npz")
     assert arrays["adam"].shape == (4, 500, 2) and arrays["real"].shape == (500, 2)
-    assert arrays["losses_adam"].shape == (1, 4, 2)
+    assert arrays["losses_adam"].shape == (4, 2, 2)          # steps 0 and 60, per seed
+    assert saved["optimizers"]["adam"]["hyperparameters"]["learning_rate"] == pytest.approx(1e-3)
+
+
+def test_same_seed_gives_bitwise_same_results_apart_from_timings(tmp_path):
+    # The GAN goes through simulate with a key: every step draws its minibatch from
+    # a key split inside the scan, so a rerun is bitwise identical.
+    timing = {"seconds", "elapsed_s"}
+
+    def strip(obj):
+        if isinstance(obj, dict):
+            return {k: strip(v) for k, v in obj.items() if k not in timing}
+        return obj
+
+    runs = []
+    for k in range(2):
+        gan.run("ring8", "momentum", steps=60, chunks=3, out=tmp_path / str(k), plots=False,
+                **SHAPES)
+        runs.append((json.loads((tmp_path / str(k) / "results.json").read_text()),
+                     np.load(tmp_path / str(k) / "samples.npz")))
+    assert strip(runs[0][0]) == strip(runs[1][0])
+    for name in runs[0][1].files:
+        np.testing.assert_array_equal(runs[0][1][name], runs[1][1][name])
+    other = gan.compute("ring8", "momentum", steps=60, chunks=3, seed=1, seeds=4,
+                        batch_size=64, samples=500)
+    assert not np.array_equal(other["arrays"]["momentum"], runs[0][1]["momentum"])
 
 
 def test_a_diverging_setting_is_reported_not_raised(tmp_path):
     # (A huge lr_scale no longer overflows: the tanh networks saturate and their gradients
     # vanish.  A momentum coefficient of 1e3 grows the buffer past float32 in ~13 steps.)
-    res = gan.run("ring8", {"momentum": dynamics.momentum(2e-2, 1e3)}, steps=20,
-                  out=tmp_path, plots=False, **SHAPES)
+    dyn = dynamics.momentum(2e-2, 1e3)
+    res = gan.run("ring8", {"momentum": dyn}, steps=20, chunks=4, out=tmp_path, plots=False,
+                  **SHAPES)
     row = res["optimizers"]["momentum"]
     assert all(d is not None and 1 <= d <= 20 for d in row["diverged_at"])
+    # Exact to the step (not to a chunk): a Python loop of the same steps, drawing each
+    # minibatch from the key as simulate documents (split, then resample with the sub-key).
+    game, params, keys, _ = gan.setup("ring8", seed=0, seeds=4,
+                                      batch_size=SHAPES["batch_size"])
+    for s, key in enumerate(keys):
+        state, first = dyn.init(jax.tree_util.tree_map(lambda x: x[s], params)), None
+        step = jax.jit(dyn.step)
+        for t in range(1, 21):
+            key, sub = jax.random.split(key)
+            state = step(game.resample(sub), state)
+            if first is None and not all(np.all(np.isfinite(x)) for x in
+                                         jax.tree_util.tree_leaves(state)):
+                first = t
+        assert row["diverged_at"][s] == first
     assert row["high_quality"] == [0.0] * 4 and row["modes_covered"] == [0] * 4
     saved = json.loads((tmp_path / "results.json").read_text())["optimizers"]["momentum"]
     assert saved["final_loss_g"] == [None] * 4
@@ -273,5 +315,7 @@ def test_cli_options_and_bad_names(tmp_path, capsys):
         gan.main(parser.parse_args(["--optimizers", "adam,rmsprop", "--out", str(tmp_path)]))
     with pytest.raises(ValueError, match="mixture kind"):
         gan.main(parser.parse_args(["--kind", "spiral", "--out", str(tmp_path)]))
-    with pytest.raises(ValueError, match="steps"):
-        gan.main(parser.parse_args(["--steps", "0", "--out", str(tmp_path)]))
+    with pytest.raises(SystemExit):          # argparse exits 2 naming the range
+        parser.parse_args(["--steps", "0", "--out", str(tmp_path)])
+    assert "argument --steps: must be an integer in [1, 10000000]; got 0" in \
+        capsys.readouterr().err
