@@ -35,7 +35,7 @@ must agree with the NumPy ones where the run converged.
 
 Eigenvalue route: ``dynamics.spectral_radius_grid`` (autodiff linearisation of
 the step, XLA eigenvalues) against NumPy building the augmented matrix of
-PAPERS.md section 2 per setting from the Jacobian at the equilibrium (written
+Lorraine et al. (2022) per setting from the Jacobian at the equilibrium (written
 out; checked against ``games.jacobian``) and calling ``np.linalg.eigvals`` on the
 stacked (S, 3d, 3d) batch; spectral radii must agree to ``--eig-tol``.
 
@@ -218,7 +218,7 @@ def numpy_jacobian(name, game):
 
 
 def numpy_augmented(J, lr, beta):
-    """Stacked augmented matrices R (S, 3d, 3d), PAPERS.md section 2 (real lr):
+    """Stacked augmented matrices R (S, 3d, 3d), Lorraine et al. (2022) (real lr):
     R = [[Re b I, -Im b I, -J], [Im b I, Re b I, 0], [Re(ab) I, -Im(ab) I, I - a J]]."""
     d, s = J.shape[0], lr.shape[0]
     eye = np.eye(d)

@@ -1,4 +1,9 @@
-"""Closed-form linear update matrix of (complex) momentum on a linear game."""
+"""Closed-form linear update matrix of (complex) momentum on a linear game.
+
+The augmented (state-space) matrix of Lorraine, Acuna, Vicol & Duvenaud (2022),
+"Complex Momentum for Optimization in Games", AISTATS, whose spectral radius is
+the local linear convergence rate.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,8 @@ def augmented_matrix(J, lr, beta, *, alternating: bool = False, sizes=None):
     """The matrix R with x_{t+1} = R x_t for complex momentum on xi = J (omega - omega*).
 
     The state is x = [Re mu; Im mu; omega - omega*] (each block of length d).
-    Simultaneous updates (PAPERS.md section 2):
+    Simultaneous updates mu <- b mu - J (omega - omega*), omega <- omega +
+    Re(a mu) (``complex_momentum``) give, block by block:
 
         R = [[Re b I, -Im b I, -J],
              [Im b I,  Re b I,  0],
@@ -25,11 +31,28 @@ def augmented_matrix(J, lr, beta, *, alternating: bool = False, sizes=None):
     the order of J's rows.  Converges iff the spectral radius of R is < 1.
     Works on traced values.
 
+    Args:
+      J: the game Jacobian, a real (d, d) matrix (e.g. ``games.jacobian``).
+      lr: a = the step size, real or complex.
+      beta: b = the momentum coefficient, real or complex.
+      alternating: players update in turn (``complex_momentum(...,
+        alternating=True)``); then ``sizes`` is required.
+      sizes: each player's number of coordinates, summing to d.
+
+    Returns a real (3d, 3d) matrix in the real dtype of J, lr and beta.  Its
+    eigenvalues equal those of ``linearize`` for ``complex_momentum`` at the
+    equilibrium (up to the state's ordering).
+
     >>> import jax.numpy as jnp, numpy as np
     >>> J = jnp.array([[0.0, 1.0], [-1.0, 0.0]])            # L = xy
     >>> R = augmented_matrix(J, 0.5, 0.72 * np.exp(3j * np.pi / 8))
     >>> R.shape, round(float(jnp.max(jnp.abs(jnp.linalg.eigvals(R)))), 2)
     ((6, 6), 0.92)
+
+    References:
+      Lorraine, Acuna, Vicol & Duvenaud (2022), "Complex Momentum for
+      Optimization in Games", AISTATS.  Lorraine (2024), "Scalable Nested
+      Optimization for Deep Learning", PhD thesis, University of Toronto.
     """
     J = jnp.asarray(J)
     if J.ndim != 2 or J.shape[0] != J.shape[1]:

@@ -1,4 +1,5 @@
-"""Complex momentum (Lorraine, Acuna, Vicol & Duvenaud, AISTATS 2022).
+"""Complex momentum (Lorraine, Acuna, Vicol & Duvenaud 2022, "Complex Momentum for
+Optimization in Games", AISTATS).
 
 Parameters stay real; the momentum buffer is complex:
 
@@ -36,11 +37,26 @@ def _init(hp, params):
 def complex_momentum(lr, beta, *, alternating: bool = False) -> Dynamics:
     """Complex momentum: mu <- beta mu - xi; omega <- omega + Re(lr mu).
 
+    Simultaneous update (every player from the same point)::
+
+        mu_{t+1}    = beta mu_t - xi(omega_t)
+        omega_{t+1} = omega_t + Re(lr mu_{t+1})
+
+    With ``alternating=True``, for i = 1..n in turn: mu_i <- beta mu_i -
+    dL_i/dtheta_i(theta_1', ..., theta_{i-1}', theta_i, ...); theta_i <- theta_i
+    + Re(lr mu_i).  Parameters stay real; only the buffer is complex.
+
     Args:
-      lr: step size, real (> 0) or complex.
-      beta: momentum coefficient, complex (real works and is heavy-ball momentum).
+      lr: step size, real (> 0) or complex (non-zero).
+      beta: momentum coefficient, complex (real works and is heavy-ball
+        momentum); |beta| < 1 keeps the buffer from growing on its own.
       alternating: players update in turn, each with its own buffer, each
         seeing the others' newest parameters.
+
+    State: ``ComplexMomentumState(params, mu, count)``: ``mu`` is
+    Params-shaped and complex (complex64 for float32 parameters, complex128 for
+    float64), zeros at init.  On a linear game the step is the closed-form
+    ``augmented_matrix(J, lr, beta)``.
 
     A practical start is |beta| ~ 0.9, arg(beta) ~ pi/8, but it does not
     converge for every lr (on L = xy it diverges at lr = 0.5): check the rate
@@ -51,6 +67,11 @@ def complex_momentum(lr, beta, *, alternating: bool = False) -> Dynamics:
     >>> dyn = dynamics.complex_momentum(0.5, 0.72 * jnp.exp(3j * jnp.pi / 8))
     >>> round(float(dynamics.spectral_radius(g, dyn, g.equilibrium())), 2)
     0.92
+
+    References:
+      Lorraine, Acuna, Vicol & Duvenaud (2022), "Complex Momentum for
+      Optimization in Games", AISTATS.  Lorraine (2024), "Scalable Nested
+      Optimization for Deep Learning", PhD thesis, University of Toronto.
     """
     step = step_alternating if alternating else step_simultaneous
     return make_dynamics(_init, step, lr=check_complex_step("lr", lr),

@@ -90,8 +90,20 @@ def from_optax(optimizer: optax.GradientTransformation | Callable[..., Any], *,
                alternating: bool = False, **hyperparams) -> Dynamics:
     """Run an optax optimiser for every player on its own gradient dL_i/dtheta_i.
 
-    Each player keeps its own optimiser state.  With ``alternating=True``
-    players update in order, each seeing the earlier players' new parameters.
+    Each player keeps its own optimiser state s_i.  Update, for i = 1..n::
+
+        (u_i, s_i) <- optimizer.update(g_i, s_i, theta_i)
+        theta_i    <- theta_i + u_i                        (optax.apply_updates)
+
+    with g_i = xi_i(omega) = dL_i/dtheta_i at the start of the step for every
+    player (simultaneous, the default) or, with ``alternating=True``, at
+    (theta_1', ..., theta_{i-1}', theta_i, ...): players update in order, each
+    seeing the earlier players' new parameters.  ``from_optax(optax.sgd(lr))``
+    is ``simgd(lr)``; the optimiser's hyperparameters keep their optax
+    meanings and ranges.
+
+    State: ``OptaxState(params, opt_states, count)``: ``opt_states`` is a
+    tuple with one optax state per player, ``optimizer.init(params[i])``.
 
     Two forms:
 
@@ -111,6 +123,10 @@ def from_optax(optimizer: optax.GradientTransformation | Callable[..., Any], *,
     >>> s = dyn.step(g, dyn.init((jnp.ones(1), jnp.ones(1))))
     >>> [float(p[0]) for p in s.params]
     [0.5, 1.5]
+
+    References:
+      DeepMind et al. (2020), "The DeepMind JAX Ecosystem" (optax),
+      http://github.com/google-deepmind.
     """
     if hyperparams:
         if not callable(optimizer) or hasattr(optimizer, "update"):

@@ -1,4 +1,12 @@
-"""Local linear analysis of any dynamics at a fixed point."""
+"""Local linear analysis of any dynamics at a fixed point.
+
+At a fixed point of a step map F, the iterates near it behave like those of the
+Jacobian dF; the spectral radius of dF is the local linear convergence rate
+(below 1: local linear convergence).  This is the analysis of Mescheder,
+Nowozin & Geiger (2017), "The Numerics of GANs", NeurIPS, and of Gidel et al.
+(2019), "Negative Momentum for Improved Game Dynamics", AISTATS, applied
+numerically to any ``Dynamics`` and its whole state.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +26,15 @@ def _is_dynamic(x) -> bool:
 def realify(state):
     """Split a state into a real vector (floats, complex as re/im) and a rebuilder.
 
-    Integer counters and PRNG keys are bookkeeping: carried unchanged.
+    Integer counters and PRNG keys are bookkeeping: carried unchanged.  Leaves
+    enter in ``jax.tree_util`` order (for a dynamics state: params, buffers),
+    each raveled, a complex leaf as its real part then its imaginary part.
+
+    >>> import dynamics, jax.numpy as jnp
+    >>> state = dynamics.complex_momentum(0.5, 0.9j).init((jnp.ones(1), jnp.ones(1)))
+    >>> vec, rebuild = dynamics.realify(state)
+    >>> vec.shape                                   # 2 params + 2 complex buffers as re, im
+    (6,)
     """
     leaves, treedef = jax.tree_util.tree_flatten(state)
     parts = []
@@ -62,6 +78,19 @@ def linearize(game, dyn: Dynamics, params, *, state=None) -> jax.Array:
     corrections) are taken at step 1; Adam-type dynamics have no derivative at
     an exact fixed point (sqrt of a zero second moment), so linearise them at a
     ``state`` of your choosing.
+
+    Returns a (D, D) matrix, D the length of ``realify(state)[0]``.
+
+    >>> import games, dynamics, jax.numpy as jnp
+    >>> g = games.bilinear(jnp.eye(1))                      # L_1 = xy = -L_2
+    >>> dynamics.linearize(g, dynamics.simgd(0.5), g.equilibrium()).tolist()   # I - lr J
+    [[1.0, -0.5], [0.5, 1.0]]
+
+    References:
+      Mescheder, Nowozin & Geiger (2017), "The Numerics of GANs", NeurIPS.
+      Gidel, Askari Hemmat, Pezeshki, Le Priol, Huang, Lacoste-Julien &
+      Mitliagkas (2019), "Negative Momentum for Improved Game Dynamics",
+      AISTATS.
     """
     check_params(game, params)
     return _linearize(game, dyn, params, state)
@@ -86,5 +115,21 @@ def _spectral_radius(m):
 
 
 def spectral_radius(game, dyn: Dynamics, params, *, state=None) -> jax.Array:
-    """max |eigenvalue| of :func:`linearize`: < 1 means local linear convergence."""
+    """max |eigenvalue| of :func:`linearize`: < 1 means local linear convergence.
+
+    The distance to the fixed point then shrinks by about this factor per step
+    (asymptotically); above 1 the fixed point repels.  Returns a real scalar.
+
+    >>> import games, dynamics, jax.numpy as jnp
+    >>> g = games.bilinear(jnp.eye(1))                      # L_1 = xy = -L_2
+    >>> rho = dynamics.spectral_radius(g, dynamics.simgd(0.5), g.equilibrium())
+    >>> round(float(rho), 4)                                # sqrt(1 + lr^2)
+    1.118
+
+    References:
+      Mescheder, Nowozin & Geiger (2017), "The Numerics of GANs", NeurIPS.
+      Gidel, Askari Hemmat, Pezeshki, Le Priol, Huang, Lacoste-Julien &
+      Mitliagkas (2019), "Negative Momentum for Improved Game Dynamics",
+      AISTATS.
+    """
     return _spectral_radius(linearize(game, dyn, params, state=state))

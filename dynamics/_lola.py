@@ -38,7 +38,35 @@ def lola(lr, eta) -> Dynamics:
 
     the first-order effect on L_i of every opponent's next naive step
     -eta dL_j/dtheta_j, with the factor dL_i/dtheta_j held fixed (the original
-    variant).  All players update simultaneously with step ``lr``.
+    variant).  All players update simultaneously with step ``lr``::
+
+        theta_i <- theta_i - lr * (dL_i/dtheta_i - eta * sum_{j != i} J_ji^T dL_i/dtheta_j)
+
+    with J_ji = d(dL_j/dtheta_j)/dtheta_i the (j, i) block of the game Jacobian.
+
+    Exact: the gradients and second derivatives come from the game's losses
+    (e.g. the exact IPD values of ``games.ipd``), not from policy-gradient
+    estimates.  Per step: one forward pass, one reverse pass per player and
+    one xi-VJP per player.
+
+    Args:
+      lr: each player's own step size, real and > 0; may be traced.
+      eta: the opponents' assumed (naive) learning rate, real (0 is simgd).
+
+    State: ``GradientState(params, count)``, no buffers.
+
+    On L = xy the direction is (J + eta I) omega, so the rate is
+    sqrt((1 - lr eta)^2 + lr^2).
+
+    >>> import games, dynamics, jax.numpy as jnp
+    >>> g = games.bilinear(jnp.eye(1))                      # L_1 = xy = -L_2
+    >>> dyn = dynamics.lola(0.5, eta=1.0)
+    >>> round(float(dynamics.spectral_radius(g, dyn, g.equilibrium())), 4)
+    0.7071
+
+    References:
+      Foerster, Chen, Al-Shedivat, Whiteson, Abbeel & Mordatch (2018),
+      "Learning with Opponent-Learning Awareness", AAMAS.
     """
     return make_dynamics(init_gradient_state, _step, lr=check_positive("lr", lr),
                          eta=check_real("eta", eta))

@@ -34,8 +34,33 @@ def _step(hp, game, state):
 
 
 def optimistic(lr) -> Dynamics:
-    """omega <- omega - 2 lr xi_t + lr xi_{t-1}; the first step uses xi_t twice.
+    """Optimistic gradient descent, extrapolating from the previous gradient::
 
-    Matches ``optax.optimistic_gradient_descent(lr)`` step for step.
+        omega_{t+1} = omega_t - 2 lr xi(omega_t) + lr xi(omega_{t-1})
+
+    One evaluation of xi per step.  The first step has no previous gradient
+    and uses xi(omega_0) twice (a simgd step).  Matches
+    ``optax.optimistic_gradient_descent(lr)`` (alpha = beta = 1) step for step.
+
+    Args:
+      lr: step size, real and > 0; may be traced.
+
+    State: ``OptimisticState(params, prev_grad, count)``: ``prev_grad`` is
+    Params-shaped, xi at the previous step (zeros before the first).
+
+    On L = xy it converges for small lr, unlike simgd (e.g. rate 0.9487 at
+    lr = 0.3).
+
+    >>> import games, dynamics, jax.numpy as jnp
+    >>> g = games.bilinear(jnp.eye(1))                      # L_1 = xy = -L_2
+    >>> dyn = dynamics.optimistic(0.3)
+    >>> round(float(dynamics.spectral_radius(g, dyn, g.equilibrium())), 4)
+    0.9487
+
+    References:
+      Popov (1980), "A modification of the Arrow-Hurwicz method for search of
+      saddle points", Mathematical Notes (extrapolation from the past).
+      Daskalakis, Ilyas, Syrgkanis & Zeng (2018), "Training GANs with
+      Optimism", ICLR.
     """
     return make_dynamics(_init, _step, lr=check_positive("lr", lr))

@@ -38,25 +38,40 @@ def _mapped(fn, ncols, devices):
     return jax.jit(jax.vmap(fn, in_axes=(None,) + (0,) * ncols), out_shardings=sharding)
 
 
-def grid_map(fn: Callable, context, *columns, devices=None):
+def grid_map(fn: Callable, context, *columns, devices=None, chunks: int = 1, progress=None):
     """``vmap(fn)(context, *columns)`` over the leading axis, sharded over devices.
 
     ``context`` is broadcast (e.g. the game); every column is a 1-D array of
     the same length N.  The axis is padded to a multiple of the device count
     and laid out with ``NamedSharding(Mesh(devices, ('grid',)), P('grid'))``;
-    the result keeps that sharding and has the padded length (slice [:N]).
+    the result has the padded length (slice [:N]).  With ``chunks > 1`` (or a
+    ``progress`` callback, which defaults ``chunks`` to 10) the grid runs as that
+    many equal compiled calls and ``progress(done_points, N)`` is called after
+    each; the result is the same.
     """
     devices = tuple(jax.devices() if devices is None else devices)
     n = columns[0].shape[0]
-    pad = (-n) % len(devices)
+    if progress is not None and chunks == 1:
+        chunks = 10
+    chunks = max(1, min(int(chunks), n))
+    size = -(-n // chunks)
+    size += (-size) % len(devices)                  # equal chunks, each shardable
+    pad = size * -(-n // size) - n
     cols = [jnp.concatenate([c, jnp.repeat(c[-1:], pad, axis=0)]) if pad else c
             for c in columns]
     mesh = _mesh(devices)
     sharding = NamedSharding(mesh, PartitionSpec("grid"))
-    cols = [jax.device_put(c, sharding) for c in cols]
-    replicated = NamedSharding(mesh, PartitionSpec())
-    context = jax.device_put(context, replicated)
-    return _mapped(fn, len(cols), devices)(context, *cols)
+    context = jax.device_put(context, NamedSharding(mesh, PartitionSpec()))
+    mapped = _mapped(fn, len(cols), devices)
+    out = []
+    for start in range(0, n + pad, size):
+        part = [jax.device_put(c[start:start + size], sharding) for c in cols]
+        out.append(mapped(context, *part))
+        if progress is not None:
+            jax.block_until_ready(out[-1])
+            progress(min(start + size, n), n)
+    return out[0] if len(out) == 1 else jax.tree_util.tree_map(
+        lambda *xs: jnp.concatenate(xs), *out)
 
 
 class RateGrid(NamedTuple):
@@ -85,11 +100,12 @@ def _radius_fn(alternating):
 
 
 def spectral_radius_grid(game, lrs, mags, args, *, alternating=False, at=None,
-                         devices=None) -> np.ndarray:
+                         devices=None, progress=None) -> np.ndarray:
     """Spectral radius of complex momentum at ``at`` (default the equilibrium) per setting.
 
     Eigenvalues of non-symmetric matrices are computed on the CPU by XLA; on
-    an accelerator use :func:`steps_to_tolerance_grid`.
+    an accelerator use :func:`steps_to_tolerance_grid`.  ``progress(done, total)``
+    (grid points) is called as the grid goes, in chunks (see :func:`grid_map`).
     """
     at = game.equilibrium() if at is None else at
     if at is None:
@@ -97,7 +113,7 @@ def spectral_radius_grid(game, lrs, mags, args, *, alternating=False, at=None,
     check_params(game, at)
     _, lr, beta, shape = _grid_columns(lrs, mags, args)
     out = grid_map(_radius_fn(bool(alternating)), (game, at), jnp.asarray(lr),
-                   jnp.asarray(beta), devices=devices)
+                   jnp.asarray(beta), devices=devices, progress=progress)
     return np.asarray(out)[: lr.size].reshape(shape)
 
 
@@ -121,11 +137,12 @@ def _steps_fn(alternating, steps, unroll):
 
 
 def steps_to_tolerance_grid(game, start, lrs, mags, args, *, steps: int, tol: float = 1e-6,
-                            alternating=False, devices=None) -> np.ndarray:
+                            alternating=False, devices=None, progress=None) -> np.ndarray:
     """Simulated steps until the distance to the equilibrium is <= ``tol`` (inf if never).
 
     Each grid point is a ``simulate`` run with a first-hit event, so divergence
-    tracking and the step loop are the engine's own.
+    tracking and the step loop are the engine's own.  ``progress(done, total)``
+    (grid points) is called as the grid goes, in chunks (see :func:`grid_map`).
     """
     if game.equilibrium() is None:
         raise ValueError(f"{type(game).__name__} has no known equilibrium to measure "
@@ -140,8 +157,8 @@ def steps_to_tolerance_grid(game, start, lrs, mags, args, *, steps: int, tol: fl
     unroll = 1 if jax.default_backend() == "cpu" else 4
     fn = _steps_fn(bool(alternating), int(steps), unroll)
     out = np.asarray(grid_map(fn, (game, start, jnp.asarray(tol, float)), jnp.asarray(lr),
-                              jnp.asarray(beta),
-                              devices=devices))[: lr.size].astype(float)
+                              jnp.asarray(beta), devices=devices,
+                              progress=progress))[: lr.size].astype(float)
     out[out < 0] = np.inf
     return out.reshape(shape)
 

@@ -1,6 +1,6 @@
 """`gamedyn adversarial`: gradient evaluations to converge across the adversarialness family.
 
-For gamma_max in [0, 1] (PAPERS.md section 1), every method is tuned on a grid
+For gamma_max in [0, 1] (Lorraine et al. 2022), every method is tuned on a grid
 (step size x momentum magnitude, 50 x 50 by default) and scored by the gradient
 evaluations its best setting needs to shrink the distance to the equilibrium by
 ``tol``, predicted from the spectral radius of its linearised update:

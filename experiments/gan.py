@@ -44,8 +44,8 @@ __all__ = ["OPTIMIZERS", "DEFAULT_OPTIMIZERS", "add_arguments", "main", "compute
 #   steps; with ReLU networks 2.5 (leaky ReLU 1.25; ReLU with latent dim 2: 7.0); at
 #   std 0.02, tanh 7.0 and ReLU 1.75 (lr 1e-3) or 1.0 (lr 3e-4).
 # * Complex Adam: lr 1e-3, beta1 = 0.5 e^(i pi/8) covered 8.0 (|beta1| = 0.8: 7.75).
-# * Momentum (real and complex) share lr 2e-2 and |beta| = 0.8 (PAPERS.md section 2
-#   suggests |beta| ~ 0.9, arg pi/8 as a start), so they differ only in arg(beta).  At
+# * Momentum (real and complex) share lr 2e-2 and |beta| = 0.8 (near the usual starting
+#   guess |beta| ~ 0.9, arg pi/8), so they differ only in arg(beta).  At
 #   6000 steps real momentum covered 4.25/8 with lr 1e-2 and 5.0 with 2e-2; complex
 #   momentum 5.5 with lr 2e-2 and 0 with 5e-2 (at std 0.02 neither covered more than
 #   1.25 for any lr in 5e-3..2e-1).
@@ -72,7 +72,7 @@ DEFAULTS = dict(kind="ring8", steps=5000, seeds=4, seed=0, batch_size=256, lr_sc
 # The networks and data of `gamedyn gan` (games.gan_mixture's defaults are smaller):
 # generator latent 16 -> 128 -> 128 -> 2 and discriminator 2 -> 128 -> 128 -> 1, tanh.
 # With ReLU (or leaky ReLU) Adam mode-collapsed (1.25-2.5 of 8 modes at 3000 steps).
-# ring8 uses the wider std 0.05 (a common choice); grid16 keeps 0.02 (PAPERS.md).
+# ring8 uses the wider std 0.05 (a common choice); grid16 keeps 0.02, the grid's usual std.
 NETWORK = {"latent_dim": 16, "hidden": 128, "depth": 2, "activation": "tanh"}
 STD = {"ring8": 0.05, "grid16": 0.02}
 

@@ -86,6 +86,7 @@ def compute(game_name="dirac_gan", dynamics_name="complex_momentum", *, lr=0.5, 
     """Spectral-radius heatmap (fine grid) and simulated heatmap (coarse grid).
 
     Returns the results (what results.json holds), the heatmaps under ``"arrays"``.
+    ``progress(done, total, label)`` counts grid points of both heatmaps.
     """
     [game_name] = resolve("game", [game_name], GAMES)
     [dynamics_name] = resolve("dynamics", [dynamics_name], RATE_DYNAMICS)
@@ -94,15 +95,16 @@ def compute(game_name="dirac_gan", dynamics_name="complex_momentum", *, lr=0.5, 
     _check_grid_memory(game, grid, sim_grid, steps)
     t0 = time.perf_counter()
     mags, args = _axes(grid)
-    rho = dynamics.spectral_radius_grid(game, [lr], mags, args, alternating=alternating)[0]
-    if progress is not None:
-        progress("spectral radius")
+    total = grid**2 + sim_grid**2
+    report = None if progress is None else (
+        lambda offset, label: lambda done, _: progress(offset + done, total, label))
+    rho = dynamics.spectral_radius_grid(game, [lr], mags, args, alternating=alternating,
+                                        progress=report and report(0, "spectral radius"))[0]
     start = _start(game, radius, seed)
     smags, sargs = _axes(sim_grid)
-    sim = dynamics.steps_to_tolerance_grid(game, start, [lr], smags, sargs, steps=steps,
-                                           tol=tol * radius, alternating=alternating)[0]
-    if progress is not None:
-        progress("simulation")
+    sim = dynamics.steps_to_tolerance_grid(
+        game, start, [lr], smags, sargs, steps=steps, tol=tol * radius,
+        alternating=alternating, progress=report and report(grid**2, "simulation"))[0]
     pred = steps_from_radius(rho, tol)
     eq = game.equilibrium()
     baselines = {n: float(dynamics.spectral_radius(game, d, eq)) for n, d in
@@ -215,10 +217,11 @@ def main(args) -> int:
     resolve("game", [args.game], GAMES)             # bad names exit 2 before any work
     resolve("dynamics", [args.dynamics], RATE_DYNAMICS)
     with output_folder(args.out) as tmp:
-        with progress_bar(2, "rates") as bar:
+        with progress_bar(args.grid**2 + args.sim_grid**2, "rates", unit="point") as bar:
             results = compute(args.game, args.dynamics, lr=args.lr, grid=args.grid,
                               sim_grid=args.sim_grid, steps=args.steps, tol=args.tol,
-                              radius=args.radius, seed=args.seed, progress=bar.step)
+                              radius=args.radius, seed=args.seed,
+                              progress=lambda done, total, label: bar.to(done, label))
         report(results, tmp)
     print(f"wrote results.json, rates.npz and rates_{args.game}.png under {args.out}/")
     return 0

@@ -1,4 +1,9 @@
-"""The adversarialness family of quadratic games (complex momentum paper)."""
+"""The adversarialness family of quadratic games (Lorraine et al. 2022).
+
+Lorraine, Acuna, Vicol & Duvenaud (2022), "Complex Momentum for Optimization in
+Games", AISTATS, interpolate between minimisation and a bilinear zero-sum game
+with an adversarialness coefficient gamma in [0, 1].
+"""
 
 from __future__ import annotations
 
@@ -15,9 +20,11 @@ __all__ = ["adversarial"]
 
 @register_game
 class Adversarial(Game):
-    """Per coordinate k:
+    """Per coordinate k (summed over k):
     L_1 = 1/2 (1 - g_k) b_k x_k^2 - g_k a_k x_k y_k,
     L_2 = 1/2 (1 - g_k) b_k y_k^2 + g_k a_k x_k y_k.
+
+    Fields: ``gammas``, ``a``, ``b``, each of shape (dim,), data leaves.
     """
 
     gammas: jax.Array
@@ -47,12 +54,41 @@ class Adversarial(Game):
 def adversarial(gamma_max=None, *, gammas=None, dim: int = 7) -> Adversarial:
     """The adversarialness family with ``a = b = linspace(1/4, 4, dim)``.
 
-    ``gammas`` default to ``linspace(0, gamma_max, dim)`` (so gamma_1 = 0 and
-    gamma_dim = gamma_max): gamma_max = 0 gives two independent minimisations;
-    gamma_max = 1 makes the last coordinate purely bilinear while the first stays
-    a pure minimisation.  For a purely bilinear game pass ``gammas=jnp.ones(dim)``.
+    Losses, summed over the coordinates k = 1..dim (player 1 owns x, player 2
+    owns y)::
+
+        L_1 = sum_k 1/2 (1 - g_k) b_k x_k^2 - g_k a_k x_k y_k
+        L_2 = sum_k 1/2 (1 - g_k) b_k y_k^2 + g_k a_k x_k y_k
+
+    so g_k = 0 is two independent minimisations of b_k x_k^2 / 2 and b_k y_k^2 / 2
+    and g_k = 1 the bilinear zero-sum game L_1 = -a_k x_k y_k = -L_2.
     Coordinate k contributes the Jacobian eigenvalues (1 - g_k) b_k +- i g_k a_k.
-    ``gamma_max`` (default 1) may be a traced array, so ``jax.vmap`` sweeps the family.
+
+    Args:
+      gamma_max: in [0, 1] (default 1); ``gammas = linspace(0, gamma_max, dim)``
+        (so gamma_1 = 0 and gamma_dim = gamma_max): gamma_max = 0 gives two
+        independent minimisations; gamma_max = 1 makes the last coordinate
+        purely bilinear while the first stays a pure minimisation.  It may be a
+        traced array, so ``jax.vmap`` sweeps the family.
+      gammas: alternatively, each coordinate's adversarialness, shape (dim,)
+        (not checked against [0, 1]).  For a purely bilinear game pass
+        ``gammas=jnp.ones(dim)``.  Pass ``gamma_max`` or ``gammas``, not both.
+      dim: the number of coordinates per player (ignored with ``gammas``).
+
+    Params: ``(x, y)``, each of shape (dim,).  The unique equilibrium is the
+    origin (``equilibrium()``); it is locally attracting for small-step
+    gradient descent when every g_k < 1 (all eigenvalues have positive real
+    parts) and purely rotational in coordinates with g_k = 1.
+
+    >>> import games, jax, numpy as np
+    >>> g = games.adversarial(0.5, dim=2)                    # gammas (0, 0.5), a = b = (1/4, 4)
+    >>> J = np.asarray(jax.jit(games.jacobian)(g, g.equilibrium()))
+    >>> sorted((round(float(z.real), 2), round(float(z.imag), 2)) for z in np.linalg.eigvals(J))
+    [(0.25, 0.0), (0.25, 0.0), (2.0, -2.0), (2.0, 2.0)]
+
+    References:
+      Lorraine, Acuna, Vicol & Duvenaud (2022), "Complex Momentum for
+      Optimization in Games", AISTATS (the adversarialness family).
     """
     if gammas is not None and gamma_max is not None:
         raise ValueError(f"pass gamma_max or gammas, not both; got gamma_max={gamma_max!r} "

@@ -4,6 +4,27 @@ A game is a frozen dataclass registered as a JAX pytree: array fields (payoffs,
 data) are leaves, sizes and callables are static.  ``Params`` is a tuple with
 one pytree per player; player ``i`` minimises ``game.losses(params)[i]`` over
 ``params[i]``.  Parameters are real floating-point arrays.
+
+Notation (used throughout gamedyn), for n players with parameters theta_i and
+losses L_i, and omega = (theta_1, ..., theta_n) all parameters together:
+
+    xi(omega) = (dL_1/dtheta_1, ..., dL_n/dtheta_n)    the simultaneous gradient
+    J(omega)  = d xi / d omega                         the game Jacobian (d x d)
+
+with d the total number of parameters.  J is the Jacobian of the simultaneous
+*gradient* (not of the descent field -xi), so an equilibrium omega* (xi = 0)
+at which every eigenvalue of J has a positive real part is locally attracting
+for simultaneous gradient descent with a small enough step; purely imaginary
+eigenvalues (e.g. +-i for L_1 = xy = -L_2) are rotations, which gradient
+descent does not damp.
+
+References:
+  Balduzzi, Racanière, Martens, Foerster, Tuyls & Graepel (2018), "The
+  Mechanics of n-Player Differentiable Games", ICML (xi and J, n-player games).
+  Letcher, Balduzzi, Racanière, Martens, Foerster, Tuyls & Graepel (2019),
+  "Differentiable Game Mechanics", JMLR.
+  Mescheder, Nowozin & Geiger (2017), "The Numerics of GANs", NeurIPS (local
+  convergence from the eigenvalues of J).
 """
 
 from __future__ import annotations
@@ -34,8 +55,11 @@ class Game:
     """Base class of all games.  Subclasses are frozen dataclasses.
 
     Subclasses define ``num_players`` (static), ``losses(params)`` returning an
-    array of shape ``(num_players,)``, ``init(key)`` returning a sensible random
-    start and, when known, ``equilibrium()``.
+    array of shape ``(num_players,)`` (entry i is L_i, which player i
+    minimises), ``init(key)`` returning a sensible random start (a Params tuple
+    with one pytree per player, the shapes every dynamics keeps) and, when
+    known, ``equilibrium()`` (a Params tuple with xi = 0, or None).  Register
+    subclasses with :func:`register_game`.
     """
 
     num_players: int
@@ -54,7 +78,8 @@ def register_game(cls):
     """Class decorator: frozen dataclass + pytree with the given static fields.
 
     Fields listed in the class attribute ``_static`` are meta (static) fields,
-    all others are data (leaves), so a batch of games can be vmapped.
+    all others are data (leaves), so a batch of games can be vmapped.  Class
+    attributes without annotations (such as ``num_players = 2``) are not fields.
     """
     cls = dataclasses.dataclass(frozen=True)(cls)
     static = tuple(getattr(cls, "_static", ()))
@@ -123,7 +148,15 @@ def check_params(game: Game, params: Any) -> None:
 
 
 def player_gradient(game: Game, params: Params, i: int):
-    """dL_i/dtheta_i: player ``i``'s gradient of its own loss, others fixed."""
+    """dL_i/dtheta_i: player ``i``'s gradient of its own loss, others fixed.
+
+    Shaped like ``params[i]``; no input checks (see :func:`check_params`).
+
+    >>> import games, jax.numpy as jnp
+    >>> g = games.bilinear(jnp.array([[2.0]]))              # L_1 = 2xy = -L_2
+    >>> games.player_gradient(g, (jnp.array([1.0]), jnp.array([3.0])), 1).tolist()
+    [-2.0]
+    """
     def own(theta_i):
         return game.losses(params[:i] + (theta_i,) + params[i + 1:])[i]
     return jax.grad(own)(params[i])
@@ -143,6 +176,10 @@ def unchecked_simultaneous_gradient(game: Game, params: Params) -> Params:
 
 def simultaneous_gradient(game: Game, params: Params) -> Params:
     """xi(omega) = (dL_1/dtheta_1, ..., dL_n/dtheta_n), a Params-shaped tuple.
+
+    Entry i is player i's gradient of its own loss (shaped like ``params[i]``);
+    ``params`` is checked with :func:`check_params` first.  Computed with one
+    forward pass and one reverse pass per player.
 
     >>> import games, jax.numpy as jnp
     >>> g = games.bilinear(jnp.array([[2.0]]))
@@ -164,8 +201,19 @@ def _flat_xi(game, params):
 def jacobian(game: Game, params: Params) -> jax.Array:
     """The game Jacobian J = d xi / d omega as a dense (d, d) matrix.
 
-    Rows and columns follow ``jax.flatten_util.ravel_pytree(params)``.  Meant
-    for small games; use :func:`jacobian_operator` for large ones.
+    d is the total number of parameters; rows and columns follow
+    ``jax.flatten_util.ravel_pytree(params)`` (player 1's leaves first).  Row
+    block i is d(dL_i/dtheta_i)/d omega, so the diagonal blocks are the players'
+    own Hessians.  Eigenvalues with positive real parts at an equilibrium mean
+    it is locally attracting for small-step gradient descent (module docstring).
+    Meant for small games; use :func:`jacobian_operator` for large ones.
+
+    >>> import games, jax
+    >>> g = games.dirac_gan(gradient_penalty=1.0)           # params (theta, psi)
+    >>> jax.jit(games.jacobian)(g, g.equilibrium()).tolist()
+    [[0.0, 0.5], [-0.5, 1.0]]
+
+    (``jax.jit`` is optional; it compiles one program instead of many eager ops.)
     """
     check_params(game, params)
     flat, _, xi_flat = _flat_xi(game, params)
@@ -175,9 +223,11 @@ def jacobian(game: Game, params: Params) -> jax.Array:
 def jacobian_operator(game: Game, params: Params) -> tuple[Callable, Callable]:
     """Matrix-free ``(jvp, vjp)`` with ``jvp(v) = J v`` and ``vjp(u) = J^T u``.
 
-    Vectors are flat, ordered as in :func:`jacobian`.  ``jvp`` is a forward-mode
-    derivative of xi (forward-over-reverse), ``vjp`` a reverse-mode one; neither
-    materialises J.
+    Vectors are real and flat, of shape (d,), ordered as in :func:`jacobian`.
+    ``jvp`` is a forward-mode derivative of xi (forward-over-reverse), ``vjp`` a
+    reverse-mode one; neither materialises J.  For example, on
+    ``games.bilinear([[2.0]])`` (J = [[0, 2], [-2, 0]]) and v = (1, 1),
+    ``jvp(v)`` is (2, -2) and ``vjp(v)`` is (-2, 2).
     """
     check_params(game, params)
     flat, _, xi_flat = _flat_xi(game, params)

@@ -1,4 +1,8 @@
-"""Bilinear zero-sum games L_1 = x^T A y + b^T x + c^T y, L_2 = -L_1."""
+"""Bilinear zero-sum games L_1 = x^T A y + b^T x + c^T y, L_2 = -L_1.
+
+The standard test bed for rotational game dynamics (Daskalakis et al. 2018;
+Gidel et al. 2019, "Negative Momentum for Improved Game Dynamics").
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,10 @@ __all__ = ["bilinear"]
 
 @register_game
 class Bilinear(Game):
-    """Two players, x in R^m and y in R^n; J = [[0, A], [-A^T, 0]]."""
+    """Two players, x in R^m and y in R^n; J = [[0, A], [-A^T, 0]] (constant).
+
+    Fields: ``A`` (m, n), ``b`` (m,), ``c`` (n,), all data leaves.
+    """
 
     A: jax.Array
     b: jax.Array
@@ -40,9 +47,36 @@ class Bilinear(Game):
 def bilinear(A, b=None, c=None) -> Bilinear:
     """The bilinear zero-sum game with payoff matrix ``A`` (shape (m, n)).
 
-    Player 1 minimises ``x^T A y + b^T x + c^T y`` over x, player 2 maximises
-    it over y.  ``bilinear([[1.0]])`` is L = xy, whose simultaneous-gradient
-    Jacobian has eigenvalues +-i.
+    Losses (player 1 owns x, player 2 owns y)::
+
+        L_1(x, y) = x^T A y + b^T x + c^T y,        L_2 = -L_1,
+
+    so player 1 minimises the payoff over x and player 2 maximises it over y.
+    Simultaneous gradient xi = (A y + b, -(A^T x + c)); game Jacobian
+    J = [[0, A], [-A^T, 0]], whose eigenvalues are +-i s_k for the singular
+    values s_k of A (and zeros when m != n): purely rotational, so simultaneous
+    gradient descent spirals out and alternating descent cycles.
+
+    Args:
+      A: payoff matrix, real, shape (m, n); ints are converted to floats.
+      b: linear term for x, shape (m,) (default zeros).
+      c: linear term for y, shape (n,) (default zeros).
+
+    Params: ``(x, y)`` with x of shape (m,) and y of shape (n,), in ``A``'s
+    dtype.  ``equilibrium()`` is x* = -(A^+)^T c, y* = -A^+ b (A^+ the
+    pseudo-inverse): the unique equilibrium when A is square and invertible,
+    the origin when b = c = 0, and a least-squares point when xi = 0 has no
+    solution.  ``bilinear([[1.0]])`` is L = xy, with J eigenvalues +-i.
+
+    >>> import games, jax.numpy as jnp
+    >>> g = games.bilinear([[1.0]])                          # L_1 = xy = -L_2
+    >>> g.losses((jnp.array([2.0]), jnp.array([3.0]))).tolist()
+    [6.0, -6.0]
+
+    References:
+      Daskalakis, Ilyas, Syrgkanis & Zeng (2018), "Training GANs with Optimism",
+      ICLR.  Gidel, Askari Hemmat, Pezeshki, Le Priol, Huang, Lacoste-Julien &
+      Mitliagkas (2019), "Negative Momentum for Improved Game Dynamics", AISTATS.
     """
     A = as_float_matrix("A (the payoff matrix)", A, 2)
     m, n = A.shape

@@ -1,4 +1,9 @@
-"""User-defined games from one loss function per player."""
+"""User-defined games from one loss function per player.
+
+An n-player differentiable game in the sense of Balduzzi et al. (2018), "The
+Mechanics of n-Player Differentiable Games", ICML: player i owns params[i] and
+minimises its own loss L_i(params).
+"""
 
 from __future__ import annotations
 
@@ -53,6 +58,12 @@ class CustomGame(Game):
 def from_losses(*loss_fns: Callable, init, data=None, equilibrium=None) -> Game:
     """Build an n-player game from one loss function per player.
 
+    Losses: L_i(omega) = ``loss_fns[i](params)`` (or ``loss_fns[i](params,
+    data)``), where ``params = (theta_1, ..., theta_n)`` holds every player's
+    parameters and player i minimises L_i over theta_i = ``params[i]`` only.
+    ``game.losses(params)`` has shape (n,); ``games.simultaneous_gradient`` and
+    ``games.jacobian`` give xi and J as for the built-in games.
+
     Args:
       *loss_fns: ``loss_fns[i](params)`` (or ``loss_fns[i](params, data)`` when
         ``data`` is given) returns player ``i``'s scalar loss; ``params`` is the
@@ -61,13 +72,23 @@ def from_losses(*loss_fns: Callable, init, data=None, equilibrium=None) -> Game:
         whose shapes and dtypes are used to draw standard-normal starts.
       data: optional pytree of arrays passed to every loss; it is a pytree leaf
         of the game, so a batch of games differing only in data can be vmapped.
-      equilibrium: optional known solution (a Params tuple).
+      equilibrium: optional known solution (a Params tuple), returned by
+        ``game.equilibrium()`` and used by distance metrics; not checked.
+
+    Params: the structure, shapes and dtypes of ``init`` (the example tuple, or
+    what the init function returns); each player's entry may be any pytree of
+    real floating arrays.  Python callables are static (part of the compiled
+    program), ``data`` and ``equilibrium`` are leaves.
 
     >>> import games, jax.numpy as jnp
     >>> g = games.from_losses(lambda p: p[0] @ p[1], lambda p: -(p[0] @ p[1]),
     ...                       init=(jnp.zeros(2), jnp.zeros(2)))
     >>> g.num_players, g.losses((jnp.ones(2), jnp.ones(2))).tolist()
     (2, [2.0, -2.0])
+
+    References:
+      Balduzzi, Racanière, Martens, Foerster, Tuyls & Graepel (2018), "The
+      Mechanics of n-Player Differentiable Games", ICML.
     """
     if not loss_fns:
         raise ValueError("from_losses needs at least one loss function; got none.")

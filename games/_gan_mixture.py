@@ -1,8 +1,9 @@
 """A GAN on a 2-D mixture of Gaussians: a ring of 8 or a 4 x 4 grid of 16 modes.
 
-Data (ours where PAPERS.md is silent): equal-weight Gaussians with standard
-deviation ``std`` (0.02 by default, for both kinds; PAPERS.md gives 0.02 for the
-grid) around
+Data: equal-weight Gaussians with standard deviation ``std`` (0.02 by default
+for both kinds; these layouts and the default are gamedyn's choices, in the
+style of the synthetic mode-collapse benchmarks of Srivastava et al. 2017)
+around
 
 * ``"ring8"``: 8 centres on a circle of radius 2, (2 cos(2 pi k / 8), 2 sin(2 pi k / 8));
 * ``"grid16"``: the 16 centres {-3, -1, 1, 3}^2 (spacing 2).
@@ -25,8 +26,15 @@ new game each step with ``game.resample(key)`` and keeps the
 ``Dynamics.step(game, state)`` interface, inside ``lax.scan`` and under ``vmap``.
 
 Quality (after Srivastava et al. 2017): a sample is *high quality* when it lies
-within 3 std of its nearest mode; a mode is *covered* (ours) when at least
-``min_share`` (1 % by default) of all samples are high quality and nearest to it.
+within 3 std of its nearest mode; a mode is *covered* (gamedyn's threshold) when
+at least ``min_share`` (1 % by default) of all samples are high quality and
+nearest to it.
+
+References:
+  Goodfellow, Pouget-Abadie, Mirza, Xu, Warde-Farley, Ozair, Courville & Bengio
+  (2014), "Generative Adversarial Nets", NeurIPS (the losses).
+  Srivastava, Valkov, Russell, Gutmann & Sutton (2017), "VEEGAN: Reducing Mode
+  Collapse in GANs using Implicit Variational Learning", NeurIPS (the metrics).
 """
 
 from __future__ import annotations
@@ -193,6 +201,19 @@ def gan_mixture(kind: str = "ring8", *, generator=None, discriminator=None,
                 std: float = 0.02, dtype=jnp.float32, key=None) -> GANMixture:
     """A GAN on a ring of 8 (``"ring8"``) or grid of 16 (``"grid16"``) Gaussians.
 
+    Player 0 is the generator G, player 1 the discriminator D (a logit).  On
+    the current minibatch of real samples x_b and latent draws z_b (b = 1..B),
+    with s the logistic sigmoid, the non-saturating losses of Goodfellow et al.
+    (2014) are::
+
+        L_G = -1/B sum_b log s(D(G(z_b)))
+        L_D = -1/B sum_b log s(D(x_b)) - 1/B sum_b log(1 - s(D(G(z_b))))
+
+    ``game.resample(key)`` returns the same game with a fresh minibatch; the
+    ideal generator reproduces the mixture (no closed-form equilibrium:
+    ``equilibrium()`` is None).  ``game.quality(samples)`` counts covered modes
+    and the share of high-quality samples (module docstring).
+
     Args:
       kind: ``"ring8"`` or ``"grid16"`` (see the module docstring).
       generator: ``(init, apply)`` mapping (latent_dim,) -> (2,); default
@@ -205,6 +226,13 @@ def gan_mixture(kind: str = "ring8", *, generator=None, discriminator=None,
       dtype: floating dtype of the data and default networks (float32 also under x64).
       key: PRNG key of the first minibatch (default ``jax.random.key(0)``).
 
+    Params: ``(params_G, params_D)``, whatever the networks' ``init`` returns;
+    with the defaults, ``nets.mlp`` lists ``[(W_1, b_1), (W_2, b_2), (W_3, b_3)]``
+    with W shapes (latent_dim, hidden), (hidden, hidden), (hidden, 2) for G and
+    (2, hidden), (hidden, hidden), (hidden, 1) for D.  Game fields: ``real``
+    (batch_size, 2), ``noise`` (batch_size, latent_dim), ``modes`` (K, 2) with
+    K = 8 or 16, ``std`` (0-d).
+
     >>> import jax
     >>> game = gan_mixture("ring8", batch_size=32)
     >>> params = game.init(jax.random.key(1))
@@ -212,6 +240,12 @@ def gan_mixture(kind: str = "ring8", *, generator=None, discriminator=None,
     ((2,), (32, 2))
     >>> int(game.quality(game.sample_data(jax.random.key(3), 800))["modes_covered"])
     8
+
+    References:
+      Goodfellow, Pouget-Abadie, Mirza, Xu, Warde-Farley, Ozair, Courville &
+      Bengio (2014), "Generative Adversarial Nets", NeurIPS.  Srivastava,
+      Valkov, Russell, Gutmann & Sutton (2017), "VEEGAN: Reducing Mode Collapse
+      in GANs using Implicit Variational Learning", NeurIPS.
     """
     from nets import mlp
 

@@ -9,8 +9,9 @@ so their matrices are traced data, not constants baked into the program.
 * :func:`bilinear_games`: zero-sum ``x^T A y`` with chosen singular values.
 * :func:`quadratic_games`: two-player quadratic games with an adversarialness
   coefficient mixing a potential (minimisation) part and a bilinear part.
-* :func:`adversarial_games`: the complex-momentum paper's family with random
-  per-coordinate adversarialness.
+* :func:`adversarial_games`: the adversarialness family of Lorraine, Acuna,
+  Vicol & Duvenaud (2022), "Complex Momentum for Optimization in Games"
+  (``games.adversarial``), with random per-coordinate adversarialness.
 * :func:`normal_form_games`: payoff matrices of two-player normal-form games.
 
 >>> from hypothesis import given, settings

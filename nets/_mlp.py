@@ -3,12 +3,20 @@
 ``mlp(sizes)`` returns ``MLP(init, apply)``:
 
     params = init(key)             # [(W_1, b_1), ..., (W_L, b_L)], W_l of shape (n_{l-1}, n_l)
-    y      = apply(params, x)      # h_0 = x;  h_l = act(h_{l-1} W_l + b_l);  y = final(h_L)
+    y      = apply(params, x)      # h_0 = x;  h_l = act(h_{l-1} W_l + b_l) for l < L;
+                                   # y = final(h_{L-1} W_L + b_L)   (no act on the last layer)
 
 ``x`` may be one input of shape ``(sizes[0],)`` or a batch ``(..., sizes[0])``.
 Initialisation: biases are zero; a weight matrix followed by a ReLU-family
 activation is He-normal, W ~ N(0, 2 / fan_in); every other one (tanh and other
 activations, and the last layer) is Glorot-normal, W ~ N(0, 2 / (fan_in + fan_out)).
+Here n_0 = sizes[0], ..., n_L = sizes[-1]; "ReLU family" means jax.nn.relu,
+leaky_relu, elu and gelu (as in ``ACTIVATIONS``; other callables get Glorot).
+
+References for the initialisations: He, Zhang, Ren & Sun (2015), "Delving Deep
+into Rectifiers: Surpassing Human-Level Performance on ImageNet Classification",
+ICCV; Glorot & Bengio (2010), "Understanding the difficulty of training deep
+feedforward neural networks", AISTATS.
 
 ``init`` and ``apply`` compare equal (and hash equal) whenever they were built
 from the same sizes, activations and dtype, so a network stored as a static
@@ -118,6 +126,11 @@ def _activation(name: str, value) -> Callable | None:
 def mlp(sizes: Sequence[int], *, activation: str | Callable = jax.nn.relu,
         final_activation: str | Callable | None = None, dtype=jnp.float32) -> MLP:
     """A fully connected network with layer widths ``sizes`` (input first, output last).
+
+    ``apply(params, x)`` computes h_l = act(h_{l-1} W_l + b_l) for the hidden
+    layers and y = final(h_{L-1} W_L + b_L); ``params`` is a list of L pairs
+    (W_l of shape (sizes[l-1], sizes[l]), b_l of shape (sizes[l],)), biases zero
+    and weights He- or Glorot-normal at init (module docstring).
 
     Args:
       sizes: at least two positive ints, e.g. ``(2, 64, 64, 1)``.

@@ -1,4 +1,5 @@
-"""Independent NumPy references written from PAPERS.md section 2 (not from gamedyn)."""
+"""Independent NumPy references written from the update equations of complex momentum
+(Lorraine, Acuna, Vicol & Duvenaud 2022), not from gamedyn."""
 
 import numpy as np
 

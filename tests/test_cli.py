@@ -33,7 +33,8 @@ def test_compare_on_xy_matches_closed_forms(tmp_path, capsys):
     res = json.loads((tmp_path / "results.json").read_text())
     rows = res["games"]["bilinear"]["runs"]
     assert set(rows) == {"simgd", "extragradient", "alternating"}
-    # Closed forms on L = xy (PAPERS.md section 2).
+    # Closed forms on L = xy (Gidel et al. 2019): simGD sqrt(1 + lr^2),
+    # extragradient sqrt(1 - lr^2 + lr^4), alternating GD exactly 1.
     assert rows["simgd"]["predicted_rate"] == pytest.approx(math.sqrt(1 + lr**2), abs=1e-12)
     eg = math.sqrt(1 - lr**2 + lr**4)
     assert rows["extragradient"]["predicted_rate"] == pytest.approx(eg, abs=1e-12)

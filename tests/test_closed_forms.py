@@ -1,4 +1,4 @@
-"""Linear rates of the gradient-family dynamics against closed forms (PAPERS.md §2).
+"""Linear rates of the gradient-family dynamics against closed forms.
 
 Every expected number here is computed in this file: a closed form, or the
 update matrix of a dynamics derived by hand below and evaluated with numpy from
@@ -169,7 +169,7 @@ def test_simgd_rate_on_dirac_gan(lr, penalty):
     lam = penalty / 2 + np.sqrt(complex(penalty**2 / 4 - 0.25)) * np.array([1, -1])
     expected = np.max(np.abs(1 - lr * lam))
     if penalty == 0.0:
-        np.testing.assert_allclose(expected, np.sqrt(1 + lr**2 / 4))   # PAPERS.md
+        np.testing.assert_allclose(expected, np.sqrt(1 + lr**2 / 4))   # |1 - lr (+-i/2)|
     g = games.dirac_gan(penalty)
     rho = dynamics.spectral_radius(g, dynamics.simgd(lr), g.equilibrium())
     np.testing.assert_allclose(rho, expected, rtol=1e-12)

@@ -215,7 +215,7 @@ def test_bad_complex_hyperparameters():
         dynamics.complex_adam(0.1, BETA, beta2=0.9j)
 
 
-# ---- theorems over random bilinear zero-sum games (PAPERS.md section 2) ----
+# ---- theorems over random bilinear zero-sum games (Gidel et al. 2019; Lorraine et al. 2022) ----
 
 LRS = np.logspace(-2, 0.5, 12)
 REAL_BETAS = np.linspace(-0.99, 0.99, 23)

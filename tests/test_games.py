@@ -213,7 +213,7 @@ def test_matching_pennies_rotational_at_zero():
 
 
 def _adversarial_reference(gammas):
-    """NumPy transcription of PAPERS.md 1: losses and Jacobian of the adversarial family."""
+    """NumPy transcription of the adversarialness family (Lorraine et al. 2022): losses and Jacobian of the adversarial family."""
     d = len(gammas)
     a = b = np.linspace(0.25, 4.0, d)
 
@@ -255,7 +255,7 @@ def test_adversarial_zero_is_two_minimisations():
 
 
 def test_adversarial_all_ones_is_purely_bilinear():
-    # linspace(0, gamma_max, 7) always has gamma_1 = 0 (PAPERS.md 1), so the
+    # linspace(0, gamma_max, 7) always has gamma_1 = 0, so the
     # purely bilinear member of the family is gammas = 1 everywhere.
     game = games.adversarial(gammas=np.ones(7))
     J = np.asarray(JAC(game, game.init(jax.random.key(1))))

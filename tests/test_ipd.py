@@ -1,6 +1,6 @@
 """The exact IPD against an independent Monte-Carlo rollout and a forward recursion.
 
-Both references are written here in NumPy from the rules of the game (PAPERS.md 1):
+Both references are written here in NumPy from the rules of the game (Foerster et al. 2018):
 each player's 5 logits give P(cooperate | previous joint move seen from its *own*
 perspective, own move first: CC=0, CD=1, DC=2, DD=3) and, at index 4, P(cooperate
 on the first move); rewards are discounted from the first move on.

@@ -59,7 +59,7 @@ def test_exact_lola_beats_naive_learners_on_ipd():
 
 
 # ---------------------------------------------------------------------------
-# One LOLA step against a reference written here from the formula in PAPERS.md:
+# One LOLA step against a reference written here from the exact-LOLA formula of Foerster et al. (2018):
 # player i descends d/dtheta_i [ L_i - eta sum_{j != i} stop(dL_i/dtheta_j) . dL_j/dtheta_j ].
 
 def _replace(params, i, value):

@@ -27,7 +27,7 @@ def test_rates_on_dirac_gan(tmp_path, capsys):
                  "--lr", str(lr), "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     res = json.loads((tmp_path / "results.json").read_text())
-    # PAPERS.md: Dirac GAN simGD |eig| = sqrt(1 + lr^2/4); alternating GD exactly 1.
+    # Closed forms: Dirac GAN simGD |eig| = sqrt(1 + lr^2/4); alternating GD exactly 1.
     assert res["baseline_rates"]["simgd"] == pytest.approx(math.sqrt(1 + lr**2 / 4), abs=1e-12)
     assert res["baseline_rates"]["alternating GD"] == pytest.approx(1.0, abs=1e-12)
     assert res["best"]["spectral_radius"] < 0.97          # complex momentum converges
@@ -51,7 +51,7 @@ def test_block_radius_matches_numpy_and_the_full_linearization():
     gamma_max = 0.7
     game = games.adversarial(gamma_max)
     blocks = adversarial.coordinate_blocks(game)
-    # Coordinate k's Jacobian block from PAPERS.md: [[(1-g) b, -g a], [g a, (1-g) b]].
+    # Coordinate k's Jacobian block (Lorraine et al. 2022): [[(1-g) b, -g a], [g a, (1-g) b]].
     g, ab = np.linspace(0, gamma_max, 7), np.linspace(0.25, 4, 7)
     hand = np.stack([[[(1 - gk) * bk, -gk * bk], [gk * bk, (1 - gk) * bk]]
                      for gk, bk in zip(g, ab)])
@@ -87,3 +87,23 @@ def test_adversarial_gda_at_zero_matches_the_quadratic_closed_form(tmp_path, cap
     assert "NaN" not in text and "Infinity" not in text
     assert (tmp_path / "adversarial.png").exists()
     assert "advantage" in capsys.readouterr().out
+
+
+def test_sweeps_report_progress_in_chunks_with_the_same_results():
+    game = games.dirac_gan()
+    mags, args = np.linspace(0, 0.9, 5), np.linspace(0, np.pi, 7)
+    calls = []
+    chunked = dynamics.spectral_radius_grid(game, [0.5], mags, args,
+                                            progress=lambda d, n: calls.append((d, n)))
+    np.testing.assert_array_equal(chunked, dynamics.spectral_radius_grid(game, [0.5], mags,
+                                                                         args))
+    assert [n for _, n in calls] == [35] * len(calls) and len(calls) > 1
+    assert [d for d, _ in calls] == sorted(d for d, _ in calls) and calls[-1][0] == 35
+
+
+def test_rates_with_one_step_and_the_smallest_grids_still_plots(tmp_path):
+    assert main(["rates", "--steps", "1", "--grid", "2", "--sim-grid", "2",
+                 "--out", str(tmp_path)]) == 0
+    res = json.loads((tmp_path / "results.json").read_text())
+    assert res["complete"] is True and res["options"]["steps"] == 1
+    assert (tmp_path / "rates_dirac_gan.png").read_bytes()[:4] == b"\x89PNG"
