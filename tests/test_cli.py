@@ -131,3 +131,27 @@ def test_internal_errors_are_not_reported_as_usage_errors(monkeypatch):
     monkeypatch.setattr(compare, "compute", broken)
     with pytest.raises(ValueError, match="an internal bug"):
         main(["compare"])
+
+
+def test_compare_shows_simultaneous_and_alternating_negative_momentum(tmp_path, capsys):
+    lr, beta = 0.5, -0.5
+    assert main(["compare", "--game", "bilinear", "--dynamics",
+                 "momentum,momentum_alternating", "--lr", str(lr), "--beta", str(beta),
+                 "--steps", "600", "--no-plots", "--out", str(tmp_path)]) == 0
+    res = json.loads((tmp_path / "results.json").read_text())
+    runs = res["games"]["bilinear"]["runs"]
+    # Alternating updates: p(z)^2 + lr^2 z^3 = 0 with p(z) = z^2 - (1 + beta) z + beta
+    # (derived in tests/test_closed_forms.py).
+    p = np.array([1.0, -(1 + beta), beta])
+    root = np.max(np.abs(np.roots(np.polyadd(np.polymul(p, p), [lr**2, 0, 0, 0]))))
+    assert runs["momentum_alternating"]["predicted_rate"] == pytest.approx(root, abs=1e-12)
+    assert runs["momentum_alternating"]["steps_to_tol"] is not None
+    assert runs["momentum"]["predicted_rate"] > 1 and runs["momentum"]["steps_to_tol"] is None
+    assert res["dynamics"]["momentum_alternating"]["hyperparameters"] == {
+        "lr": lr, "beta": beta, "alternating": True}
+    assert res["options"]["beta"] == beta and res["complete"] is True
+    assert {"gamedyn", "jax", "jaxlib", "numpy", "dtype"} <= set(res["environment"])
+    assert res["games"]["bilinear"]["kwargs"] == {"A": [[1.0]]}
+    assert len(res["games"]["bilinear"]["start"]) == 2
+    out = capsys.readouterr().out
+    assert "momentum_alternating" in out
