@@ -19,6 +19,11 @@ class _Bar:
         self.bar.set_postfix_str(str(label)[:30], refresh=False)
         self.bar.update(n)
 
+    def write(self, text: str) -> None:
+        """Print ``text`` to stdout above the bar."""
+        import sys
+        self.bar.write(text, file=sys.stdout)
+
     def to(self, done: int, label: str = "") -> None:
         """Set the bar to ``done`` units."""
         self.bar.set_postfix_str(str(label)[:30], refresh=False)

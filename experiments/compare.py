@@ -183,12 +183,13 @@ def compute(game_names=DEFAULT_GAMES, dynamics_names=DEFAULT_DYNAMICS, *, steps:
 
 
 def report(results: dict, out, *, plots: bool = True, echo=print) -> None:
-    """Print each game's table; write results.json, distances.npz and a PNG per game."""
+    """Print each game's table (``echo=None``: none); write results.json,
+    distances.npz and a PNG per game."""
     out = Path(out)
     tol = results["options"]["tolerance"]
     for gname, g in results["games"].items():
-        echo(format_table(gname, g["runs"], tol))
-        echo("")
+        if echo is not None:
+            echo(format_table(gname, g["runs"], tol) + "\n")
         if plots:
             curves = {d: results["arrays"][f"{gname}/{d}"] for d in g["runs"]}
             _plot(out / f"distance_{gname}.png", gname, g["runs"], curves, tol)
@@ -202,10 +203,16 @@ def main(args) -> int:
     dyn_names = resolve("dynamics", args.dynamics or DEFAULT_DYNAMICS, DYNAMICS)
     with output_folder(args.out) as tmp:
         with progress_bar(len(game_names) * len(dyn_names), "compare") as bar:
+            write_partial = partial_writer(tmp)
+
+            def checkpoint(results):           # each game's table as soon as it is done
+                gname, g = list(results["games"].items())[-1]
+                bar.write(format_table(gname, g["runs"], TOL) + "\n")
+                write_partial(results)
             results = compute(game_names, dyn_names, steps=args.steps, lr=args.lr,
                               beta=args.beta, seed=args.seed, progress=bar.step,
-                              checkpoint=partial_writer(tmp))
-        report(results, tmp, plots=not args.no_plots)
+                              checkpoint=checkpoint)
+        report(results, tmp, plots=not args.no_plots, echo=None)
     print(f"wrote results.json, distances.npz"
           + (f" and {len(results['games'])} PNGs" if not args.no_plots else "")
           + f" under {args.out}/")
