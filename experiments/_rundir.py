@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import glob
 import json
 import os
 import secrets
@@ -80,12 +81,28 @@ def check_out(out) -> Path:
 
 
 @contextlib.contextmanager
-def _signals_held():
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
+def _signals_held(restore=None):
+    """Defer SIGINT/SIGTERM until the block is done, then act on them with the
+    handlers in ``restore`` (default: those in place before).
+
+    A signal mask would not do: JAX's threads leave the signals unblocked, the
+    kernel hands them one, and Python then runs the handler in the main thread
+    all the same. Main thread only (elsewhere signals cannot reach Python code).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending = []
+    before = {s: signal.signal(s, lambda signum, frame: pending.append(signum))
+              for s in _SIGNALS}
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        for s, handler in (before if restore is None else restore).items():
+            if handler is not None:         # None: set outside Python, cannot be set back
+                signal.signal(s, handler)
+        for signum in dict.fromkeys(pending):
+            signal.raise_signal(signum)     # to the restored handler, now
 
 
 def _lock(path: Path, out: Path):
@@ -127,17 +144,25 @@ def output_folder(out):
     out = check_out(out)
     main_thread = threading.current_thread() is threading.main_thread()
     previous = {s: signal.getsignal(s) for s in _SIGNALS} if main_thread else {}
-    if main_thread:             # signal handlers can only be set from the main thread
-        signal.signal(signal.SIGTERM, _raise_interrupted)
     parent = out.absolute().parent
     lock_path = parent / f".{out.name}.lock"
     fd, tmp = None, None
     try:
+        if main_thread:         # signal handlers can only be set from the main thread
+            signal.signal(signal.SIGTERM, _raise_interrupted)
         parent.mkdir(parents=True, exist_ok=True)
-        fd = _lock(lock_path, out)
+        with _signals_held():   # no lock file left behind by a signal in between
+            fd = _lock(lock_path, out)
         # Left by a run that was killed outright (SIGKILL): no live run holds them.
-        for stale in parent.glob(f".{out.name}.tmp-*"):
-            shutil.rmtree(stale, ignore_errors=True)
+        # (Escaped: ``--out r[1]`` must not match the folders of ``--out r1``.)
+        # One killed between the two renames below left no ``out`` but the
+        # previous run whole as ``.tmp-old-*``: put that back first.
+        stale = glob.escape(f".{out.name}.tmp-")
+        for old in parent.glob(stale + "old-*"):
+            if not out.exists() and (old / "results.json").exists():
+                os.rename(old, out)
+        for folder in parent.glob(stale + "*"):
+            shutil.rmtree(folder, ignore_errors=True)
         tmp = parent / f".{out.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
         tmp.mkdir(mode=0o777)
         yield tmp
@@ -148,15 +173,15 @@ def output_folder(out):
                 os.rename(out, old)
             os.rename(tmp, out)
             tmp = None
-            if old is not None:
+            if old is not None:     # results.json first: a half-removed one is not put back
+                with contextlib.suppress(OSError):
+                    os.unlink(old / "results.json")
                 shutil.rmtree(old, ignore_errors=True)
     finally:
-        with _signals_held():
+        with _signals_held(restore=previous):
             if tmp is not None:
                 shutil.rmtree(tmp, ignore_errors=True)
             if fd is not None:
                 with contextlib.suppress(OSError):
                     os.unlink(lock_path)
                 os.close(fd)
-            for s, handler in previous.items():
-                signal.signal(s, handler)

@@ -56,8 +56,9 @@ def main(argv=None) -> int:
         return 2
     except (KeyboardInterrupt, Interrupted) as err:
         signum = err.args[0] if isinstance(err, Interrupted) and err.args else 2
-        print(f"gamedyn {args.command}: interrupted; the previous results in --out are "
-              f"unchanged.", file=sys.stderr)
+        print(f"gamedyn {args.command}: interrupted; --out holds the previous complete "
+              f"results (or the new ones, if the run had already finished), never a mix.",
+              file=sys.stderr)
         return 128 + int(signum)
 
 
