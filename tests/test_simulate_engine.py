@@ -4,6 +4,7 @@ first-hit events and the memory guard.
 Expected numbers come from closed forms or from Python loops of ``dyn.step``.
 """
 
+import dataclasses
 import math
 
 import jax
@@ -61,7 +62,29 @@ def test_state_divergence_between_records_is_exact():
 
 # ------------------------------------------------------------------ stochastic games
 
-GAN = games.gan_mixture("ring8", batch_size=8, hidden=4, latent_dim=2)
+@games.register_game
+class NoisyQuadratic(games.Game):
+    """A minibatch game: L_i = 1/2 |theta_i - c_i|^2 + theta_1 . theta_2 (-1)^i, with the
+    targets c (2, 3) drawn afresh by ``resample``: cheap to compile, unlike a GAN."""
+
+    c: jax.Array
+    num_players = 2
+
+    def losses(self, params):
+        x, y = params
+        cross = x @ y
+        return jnp.stack([0.5 * jnp.sum((x - self.c[0]) ** 2) + cross,
+                          0.5 * jnp.sum((y - self.c[1]) ** 2) - cross])
+
+    def init(self, key):
+        kx, ky = jax.random.split(key)
+        return (jax.random.normal(kx, (3,)), jax.random.normal(ky, (3,)))
+
+    def resample(self, key):
+        return dataclasses.replace(self, c=jax.random.normal(key, (2, 3)))
+
+
+GAN = NoisyQuadratic(jnp.zeros((2, 3)))
 GAN_START = GAN.init(jax.random.key(0))
 GAN_DYN = dynamics.momentum(0.05, 0.5)
 
@@ -82,10 +105,10 @@ def test_stochastic_game_draws_a_batch_per_step_from_the_key():
             np.concatenate([x.ravel() for x in _leaves(jax.tree_util.tree_map(
                 lambda a: a[i], traj.params))]),
             np.concatenate([x.ravel() for x in _leaves(states[t].params)]),
-            rtol=1e-6, atol=1e-7)
+            rtol=1e-12, atol=1e-12)
     # metrics are evaluated on the game as given (its own minibatch)
     np.testing.assert_allclose(traj.metrics["losses"][-1], GAN.losses(states[-1].params),
-                               rtol=1e-5)
+                               rtol=1e-12)
 
 
 def test_stochastic_runs_are_bitwise_reproducible_and_chunks_change_nothing():
@@ -101,6 +124,9 @@ def test_stochastic_runs_are_bitwise_reproducible_and_chunks_change_nothing():
 def test_stochastic_game_needs_a_key_and_others_refuse_one():
     with pytest.raises(ValueError, match=r"stochastic.*pass key=jax.random.key"):
         dynamics.simulate(GAN, GAN_DYN, GAN_START, 4)
+    gan = games.gan_mixture("ring8", batch_size=8, hidden=4, latent_dim=2)
+    with pytest.raises(ValueError, match=r"GANMixture is stochastic"):
+        dynamics.simulate(gan, GAN_DYN, gan.init(jax.random.key(0)), 4)
     with pytest.raises(ValueError, match="has none. Drop key="):
         dynamics.simulate(XY, dynamics.simgd(0.1), XY.init(jax.random.key(0)), 4,
                           key=jax.random.key(0))
