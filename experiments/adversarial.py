@@ -151,6 +151,14 @@ def compute(points=20, *, grid=50, n_args=13, tol=1e-6, progress=None,
                          f"{n_args}.")
     if not 0 < tol < 1:
         raise UsageError(f"--tol must lie in (0, 1); got {tol}.")
+    # 'complex (best arg)' builds grid^2 x args augmented 6 x 6 matrices per coordinate
+    # (7) and their eigenvalues at once: refuse what would not fit.
+    need = grid**2 * n_args * 7 * 36 * 8 * 4
+    if need > dynamics.memory_budget():
+        raise UsageError(f"--grid {grid} with --args {n_args} needs about "
+                         f"{need / 2**30:.1f} GiB, more than the "
+                         f"{dynamics.memory_budget() / 2**30:.1f} GiB available; pass a "
+                         f"smaller --grid or --args.")
     results = {"command": "adversarial", "complete": False,
                "options": {"points": points, "grid": grid, "args": n_args, "tol": tol},
                "environment": _io.environment(),
