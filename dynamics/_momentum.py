@@ -81,6 +81,12 @@ def momentum(lr, beta, *, alternating: bool = False) -> Dynamics:
     >>> rate = lambda dyn: float(dynamics.spectral_radius(g, dyn, g.equilibrium()))
     >>> rate(dynamics.momentum(0.5, -0.5)) > 1 > rate(dynamics.momentum(0.5, -0.5, alternating=True))
     True
+
+    References:
+      Polyak (1964), "Some methods of speeding up the convergence of iteration
+      methods", USSR Computational Mathematics and Mathematical Physics.
+      Gidel, Askari Hemmat, Pezeshki, Le Priol, Huang, Lacoste-Julien &
+      Mitliagkas (2019), "Negative Momentum for Improved Game Dynamics", AISTATS.
     """
     check_real("beta", beta, "Complex momentum coefficients need complex_momentum(); "
                "momentum() takes real beta only.")
