@@ -236,6 +236,15 @@ def compute(kind: str = DEFAULTS["kind"], optimizers=DEFAULT_OPTIMIZERS, *,
             or not (math.isfinite(lr_scale) and lr_scale > 0):
         raise UsageError(f"lr_scale must be a positive number; got {lr_scale!r}.")
     opts = _resolve_optimizers(optimizers, float(lr_scale))
+    # Samples kept per optimiser and seed, and each seed's minibatch activations:
+    # refuse what would not fit rather than fail midway.
+    width = NETWORK["hidden"] * NETWORK["depth"] + NETWORK["latent_dim"]
+    need = 8 * seeds * (2 * samples * (len(opts) + 2) + 4 * batch_size * width)
+    if need > dynamics.memory_budget():
+        raise UsageError(f"{seeds} seeds x {samples} samples with batch {batch_size} need "
+                         f"about {need / 2**30:.1f} GiB, more than the "
+                         f"{dynamics.memory_budget() / 2**30:.1f} GiB available; pass fewer "
+                         f"--seeds, --samples or a smaller --batch-size.")
 
     net = NETWORK
     game, params0, train_keys, eval_keys = setup(kind, seed=seed, seeds=seeds,

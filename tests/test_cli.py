@@ -83,12 +83,14 @@ def test_divergence_is_reported_and_json_stays_valid(tmp_path, capsys):
     (["rates", "--radius", "inf"], "argument --radius: must be a finite number in (0, 1000]"),
     (["rates", "--grid", "100000"], "argument --grid: must be an integer in [2, 1024]"),
     (["gan", "--steps", "0"], "argument --steps: must be an integer in [1, 10000000]"),
+    (["gan", "--seeds", "1024", "--samples", "1000000"], "GiB, more than the"),
+    (["adversarial", "--grid", "400", "--args", "180"], "GiB, more than the"),
 ])
 def test_bad_cli_input_is_a_clear_error(argv, fragment, tmp_path, capsys):
     assert main(argv + ["--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert fragment in err
-    assert "choose from" in err or "got" in err
+    assert "choose from" in err or "got" in err or "pass a smaller" in err or "pass fewer" in err
 
 
 def test_unknown_name_raises_value_error_naming_choices():
