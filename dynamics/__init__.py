@@ -14,6 +14,9 @@ from dynamics._complex_momentum import ComplexMomentumState, complex_momentum
 from dynamics._consensus import consensus
 from dynamics._extragradient import extragradient
 from dynamics._from_optax import OptaxState, from_optax
+from dynamics._hypergradient import (CG, GMRES, Exact, HypergradientInfo, Identity, Neumann,
+                                     Truncated, Unrolled, hessian_top_eigenvalue,
+                                     hypergradient, hypergradient_of_root)
 from dynamics._linearize import linearize, realify, spectral_radius
 from dynamics._lola import lola
 from dynamics._momentum import MomentumState, momentum
@@ -39,4 +42,6 @@ __all__ = [
     "RateGrid", "grid_map", "rate_grid", "spectral_radius_grid", "steps_to_tolerance_grid",
     "simulate", "Trajectory", "METRICS", "distance_to_equilibrium", "memory_budget",
     "linearize", "spectral_radius", "realify",
+    "hypergradient", "hypergradient_of_root", "hessian_top_eigenvalue", "HypergradientInfo",
+    "Exact", "CG", "GMRES", "Neumann", "Identity", "Unrolled", "Truncated",
 ]

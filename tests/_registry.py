@@ -68,6 +68,9 @@ DYNAMICS_NOT_FACTORIES = {
     "Dynamics", "make_dynamics", "augmented_matrix", "RateGrid", "grid_map", "rate_grid",
     "spectral_radius_grid", "steps_to_tolerance_grid", "simulate", "Trajectory", "METRICS",
     "distance_to_equilibrium", "memory_budget", "linearize", "spectral_radius", "realify",
+    # hypergradients and their linear-solve methods (tests/test_hypergradient.py)
+    "hypergradient", "hypergradient_of_root", "hessian_top_eigenvalue", "HypergradientInfo",
+    "Exact", "CG", "GMRES", "Neumann", "Identity", "Unrolled", "Truncated",
 }
 
 
