@@ -27,6 +27,7 @@ from dynamics._sga import sga
 from dynamics._simgd import simgd
 from dynamics._simulate import (METRICS, Trajectory, distance_to_equilibrium, memory_budget,
                                 simulate)
+from dynamics._stackelberg import FollowerGame, StackelbergState, stackelberg
 from dynamics._sweep import (RateGrid, grid_map, rate_grid, spectral_radius_grid,
                              steps_to_tolerance_grid)
 
@@ -44,4 +45,5 @@ __all__ = [
     "linearize", "spectral_radius", "realify",
     "hypergradient", "hypergradient_of_root", "hessian_top_eigenvalue", "HypergradientInfo",
     "Exact", "CG", "GMRES", "Neumann", "Identity", "Unrolled", "Truncated",
+    "stackelberg", "StackelbergState", "FollowerGame",
 ]

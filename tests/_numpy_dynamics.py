@@ -341,3 +341,28 @@ def per_player(game, w0, steps, optimizer, alternating=False):
         w = new
         W[t + 1] = w
     return W
+
+
+# --------------------------------------------------------------------------- nested
+
+
+def stackelberg_neumann(game, w0, steps, leader_lr, follower_lr, inner_steps, alpha,
+                        terms):
+    """Leader theta (player 0), follower psi (player 1).  Each step the follower takes
+    ``inner_steps`` gradient steps on its own loss with theta fixed; then, with
+    A = d xi_psi / d psi and B = d xi_psi / d theta at the new point, the leader
+    descends dL_G/dtheta - u B, u = alpha sum_{j < terms} (1 - alpha A)^j dL_G/dpsi
+    (the IFT hypergradient with the Neumann series for A^-1)."""
+    w, W = _start(w0, steps)
+    for t in range(steps):
+        for _ in range(inner_steps):
+            w[1] = w[1] - follower_lr * game.xi(w)[1]
+        J, g = game.jacobian(w), game.loss_grads(w)[0]
+        A, B = J[1, 1], J[1, 0]
+        cur = acc = g[1]
+        for _ in range(terms - 1):
+            cur = cur - alpha * A * cur
+            acc = acc + cur
+        w[0] = w[0] - leader_lr * (g[0] - alpha * acc * B)
+        W[t + 1] = w
+    return W

@@ -51,6 +51,9 @@ DYNAMICS = {
         1e-2 * s, 0.8 * np.exp(0.3j * s))),
     "complex_adam_real_beta": ("complex_adam", lambda s: dynamics.complex_adam(
         1e-2 * s, 0.9 - 0.1 * s)),
+    "stackelberg_neumann": ("stackelberg", lambda s: dynamics.stackelberg(
+        0.1 * s, follower=dynamics.simgd(0.2 * s), inner_steps=2,
+        method=dynamics.Neumann(0.5 * s, 3))),
 }
 
 # entry name -> (public factory name, () -> optax.GradientTransformation)
@@ -71,6 +74,7 @@ DYNAMICS_NOT_FACTORIES = {
     # hypergradients and their linear-solve methods (tests/test_hypergradient.py)
     "hypergradient", "hypergradient_of_root", "hessian_top_eigenvalue", "HypergradientInfo",
     "Exact", "CG", "GMRES", "Neumann", "Identity", "Unrolled", "Truncated",
+    "StackelbergState", "FollowerGame",
 }
 
 

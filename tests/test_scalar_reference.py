@@ -77,6 +77,10 @@ REFERENCES = {
     "complex_adam_real_beta": lambda hp: (ref.per_player, dict(optimizer=ref.NumpyAdam(
         _real(hp["lr"]), b1=_real(hp["beta1"]), b2=_real(hp["beta2"]),
         eps=_real(hp["eps"])))),
+    # inner_steps (a loop length) restated from tests/_registry.py
+    "stackelberg_neumann": lambda hp: (ref.stackelberg_neumann, dict(
+        leader_lr=_real(hp["leader_lr"]), follower_lr=_real(hp["follower"].step.args[0]["lr"]),
+        inner_steps=2, alpha=_real(hp["method"].alpha), terms=hp["method"].terms)),
 }
 
 
