@@ -17,6 +17,7 @@ from dynamics._from_optax import OptaxState, from_optax
 from dynamics._hypergradient import (CG, GMRES, Exact, HypergradientInfo, Identity, Neumann,
                                      Truncated, Unrolled, hessian_top_eigenvalue,
                                      hypergradient, hypergradient_of_root)
+from dynamics._hypernetwork import HypernetworkState, fit_best_response, hypernetwork
 from dynamics._linearize import linearize, realify, spectral_radius
 from dynamics._lola import lola
 from dynamics._momentum import MomentumState, momentum
@@ -46,4 +47,5 @@ __all__ = [
     "hypergradient", "hypergradient_of_root", "hessian_top_eigenvalue", "HypergradientInfo",
     "Exact", "CG", "GMRES", "Neumann", "Identity", "Unrolled", "Truncated",
     "stackelberg", "StackelbergState", "FollowerGame",
+    "hypernetwork", "HypernetworkState", "fit_best_response",
 ]

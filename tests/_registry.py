@@ -6,12 +6,14 @@ and game factory, with the settings the common checks use.
 addition cannot skip the common checks.
 """
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 
 import dynamics
 import games
+import nets
 
 # One optimiser object per entry: from_optax(same object) must not recompile.
 ADAM = optax.adam(1e-2)
@@ -54,7 +56,13 @@ DYNAMICS = {
     "stackelberg_neumann": ("stackelberg", lambda s: dynamics.stackelberg(
         0.1 * s, follower=dynamics.simgd(0.2 * s), inner_steps=2,
         method=dynamics.Neumann(0.5 * s, 3))),
+    "hypernetwork_linear": ("hypernetwork", lambda s: dynamics.hypernetwork(
+        nets.linear_hypernet, leader_lr=0.1 * s, net_lr=0.2 * s, sigma=0.3 * s, samples=2,
+        key=jax.random.key(7))),
 }
+
+# Entries that need a particular number of players (leader/follower games).
+PLAYERS = {"hypernetwork_linear": 2}
 
 # entry name -> (public factory name, () -> optax.GradientTransformation)
 OPTAX_TRANSFORMS = {
@@ -74,7 +82,7 @@ DYNAMICS_NOT_FACTORIES = {
     # hypergradients and their linear-solve methods (tests/test_hypergradient.py)
     "hypergradient", "hypergradient_of_root", "hessian_top_eigenvalue", "HypergradientInfo",
     "Exact", "CG", "GMRES", "Neumann", "Identity", "Unrolled", "Truncated",
-    "StackelbergState", "FollowerGame",
+    "StackelbergState", "FollowerGame", "HypernetworkState", "fit_best_response",
 }
 
 

@@ -34,6 +34,19 @@ def _real(v):
     return float(np.asarray(v))
 
 
+def _hypernetwork_noise(key, steps, samples):
+    """The standard-normal lambda draws ``dynamics.hypernetwork`` documents for a 0-d
+    lambda: init keeps the first half of split(key); step t splits the carried key
+    into (next, sub) and draws normal(split(sub, 1)[0], (samples,))."""
+    key = jax.random.split(key)[0]
+    out = []
+    for _ in range(steps):
+        key, sub = jax.random.split(key)
+        out.append(np.asarray(jax.random.normal(jax.random.split(sub, 1)[0], (samples,),
+                                                jnp.float64)))
+    return np.stack(out)
+
+
 # entry name -> hp -> (reference, kwargs).  hp is the entry's hyperparameter dict
 # (``dyn.step.args[0]``, the bound dict of make_dynamics / from_optax's data);
 # options that are not hyperparameters (alternating, align) and optimisers built
@@ -77,6 +90,10 @@ REFERENCES = {
     "complex_adam_real_beta": lambda hp: (ref.per_player, dict(optimizer=ref.NumpyAdam(
         _real(hp["lr"]), b1=_real(hp["beta1"]), b2=_real(hp["beta2"]),
         eps=_real(hp["eps"])))),
+    # the draws are the dynamics' documented ones (inputs here, not computed by it)
+    "hypernetwork_linear": lambda hp: (ref.hypernetwork_linear, dict(
+        leader_lr=_real(hp["leader_lr"]), net_lr=_real(hp["net_lr"]),
+        sigma=_real(hp["sigma"]), noise=_hypernetwork_noise(hp["key"], STEPS, 2))),
     # inner_steps (a loop length) restated from tests/_registry.py
     "stackelberg_neumann": lambda hp: (ref.stackelberg_neumann, dict(
         leader_lr=_real(hp["leader_lr"]), follower_lr=_real(hp["follower"].step.args[0]["lr"]),
