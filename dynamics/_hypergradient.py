@@ -203,8 +203,9 @@ class HypergradientInfo(NamedTuple):
     """Diagnostics of a hypergradient.
 
     residual: relative residual |A^T u - dL/dw| / |dL/dw| of the linear solve
-      (NaN for Unrolled/Truncated, which solve nothing; large for Identity and
-      for Neumann with few terms by design).
+      (one more product with A, computed only with ``info=True``; NaN for
+      Unrolled/Truncated, which solve nothing; large for Identity and for Neumann
+      with few terms by design).
     symmetry_error: |A x - A^T x| / |A x| for a fixed random x when CG was used
       on a general condition (CG needs a symmetric A), else 0.
     ok: False when the method's assumptions visibly fail: the Neumann series
@@ -262,8 +263,9 @@ def _shapes(tree):
     return str(jax.tree_util.tree_map(lambda x: tuple(x.shape), tree))
 
 
-def _solve(method, matvec_t, v, dense_t, symmetric, probe):
-    """u with A^T u = v by ``method``; and (residual, symmetry error, ok)."""
+def _solve(method, matvec_t, v, dense_t, symmetric, probe, with_residual):
+    """u with A^T u = v by ``method``; and (residual, symmetry error, ok).  The
+    residual costs one more product with A, so it is computed only when asked."""
     ok = jnp.bool_(True)
     sym_err = jnp.zeros((), jnp.result_type(*jax.tree_util.tree_leaves(v)))
     if isinstance(method, Identity):
@@ -289,8 +291,11 @@ def _solve(method, matvec_t, v, dense_t, symmetric, probe):
     else:                              # GMRES
         u, _ = jax.scipy.sparse.linalg.gmres(matvec_t, v, tol=method.tol,
                                              restart=method.iters, maxiter=1)
-    residual = _norm(_tmap(jnp.subtract, matvec_t(u), v)) / jnp.maximum(
-        _norm(v), jnp.finfo(sym_err.dtype).tiny)
+    if with_residual:
+        residual = _norm(_tmap(jnp.subtract, matvec_t(u), v)) / jnp.maximum(
+            _norm(v), jnp.finfo(sym_err.dtype).tiny)
+    else:
+        residual = jnp.full((), jnp.nan, sym_err.dtype)
     return u, HypergradientInfo(residual, sym_err, ok)
 
 
@@ -313,8 +318,8 @@ def _unrolled(method, outer, condition, lam, w):
     return g, HypergradientInfo(nan, jnp.zeros_like(nan), jnp.bool_(True))
 
 
-@functools.partial(jax.jit, static_argnames=("outer", "condition", "symmetric"))
-def _hypergradient(outer, condition, lam, w, method, symmetric):
+@functools.partial(jax.jit, static_argnames=("outer", "condition", "symmetric", "with_info"))
+def _hypergradient(outer, condition, lam, w, method, symmetric, with_info):
     # Jitted with the loss functions static: an eager call runs compiled, and
     # repeated calls with the same functions reuse the program.
     if isinstance(method, _UNROLLERS):
@@ -340,7 +345,7 @@ def _hypergradient(outer, condition, lam, w, method, symmetric):
         forward = jax.jvp(lambda w_: condition(lam, w_), (w,), (x,))[1]
         return forward, matvec_t(x)
 
-    u, info = _solve(method, matvec_t, v, dense_t, symmetric, probe)
+    u, info = _solve(method, matvec_t, v, dense_t, symmetric, probe, with_info)
     _, vjp_lam = jax.vjp(lambda l_: condition(l_, w), lam)
     indirect = vjp_lam(u)[0]
     return _tmap(jnp.subtract, g_lam, indirect), info
@@ -373,13 +378,13 @@ def _check_method(method):
 def _finish(result, with_info, method):
     grad, diag = result
     if is_concrete(diag.ok) and not bool(diag.ok):
-        warnings.warn(f"{type(method).__name__}: the hypergradient is unreliable "
-                      f"(residual {float(diag.residual):.2e}, symmetry error "
-                      f"{float(diag.symmetry_error):.2e}): "
+        warnings.warn(f"{type(method).__name__}: the hypergradient is unreliable: "
                       + ("the Neumann series grew; lower alpha below 2 / lambda_max "
                          "(see hessian_top_eigenvalue) or check that w is a minimum."
                          if isinstance(method, Neumann) else
-                         "CG needs a symmetric positive definite Jacobian; use GMRES."),
+                         f"the Jacobian is not symmetric (symmetry error "
+                         f"{float(diag.symmetry_error):.2e}) and CG needs a symmetric "
+                         f"positive definite one; use GMRES."),
                       RuntimeWarning, stacklevel=3)
     return (grad, diag) if with_info else grad
 
@@ -417,7 +422,8 @@ def hypergradient(outer: Callable, inner: Callable, lam, w, method, *, info: boo
     _check_method(method)
     condition = _grad_in_w(inner)
     _check_structures(outer, condition, lam, w, "grad of inner(lam, w) in w")
-    return _finish(_hypergradient(outer, condition, lam, w, method, True), info, method)
+    return _finish(_hypergradient(outer, condition, lam, w, method, True, bool(info)), info,
+                   method)
 
 
 def hypergradient_of_root(outer: Callable, condition: Callable, lam, w, method, *,
@@ -445,7 +451,8 @@ def hypergradient_of_root(outer: Callable, condition: Callable, lam, w, method, 
     """
     _check_method(method)
     _check_structures(outer, condition, lam, w, "condition(lam, w)")
-    return _finish(_hypergradient(outer, condition, lam, w, method, False), info, method)
+    return _finish(_hypergradient(outer, condition, lam, w, method, False, bool(info)), info,
+                   method)
 
 
 def hessian_top_eigenvalue(inner: Callable, lam, w, *, iters: int = 50, key=None):
