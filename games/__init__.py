@@ -14,9 +14,16 @@ from games._base import (Game, Params, check_params, jacobian, jacobian_operator
                          unchecked_simultaneous_gradient)
 from games._bilinear import bilinear
 from games._custom import CustomGame, from_losses
+from games._digits import Digits, load_digits
 from games._dirac_gan import DiracGAN, dirac_gan
+from games._distillation import (DatasetDistillation, MinibatchDatasetDistillation,
+                                 dataset_distillation)
 from games._gan_mixture import KINDS as GAN_MIXTURE_KINDS
 from games._gan_mixture import GANMixture, gan_mixture, mixture_modes
+from games._hyperparameter import REGULARIZERS as HYPERPARAMETER_REGULARIZERS
+from games._hyperparameter import (HyperparameterOptimization,
+                                   MinibatchHyperparameterOptimization,
+                                   hyperparameter_optimization)
 from games._ipd import IPD_STRATEGIES, ipd, ipd_strategy
 from games._matching_pennies import matching_pennies
 
@@ -27,4 +34,7 @@ __all__ = [
     "adversarial", "bilinear", "from_losses", "CustomGame", "dirac_gan", "DiracGAN",
     "gan_mixture", "GANMixture", "GAN_MIXTURE_KINDS", "mixture_modes",
     "IPD_STRATEGIES", "ipd", "ipd_strategy", "matching_pennies",
+    "load_digits", "Digits", "hyperparameter_optimization", "HyperparameterOptimization",
+    "MinibatchHyperparameterOptimization", "HYPERPARAMETER_REGULARIZERS",
+    "dataset_distillation", "DatasetDistillation", "MinibatchDatasetDistillation",
 ]

@@ -122,6 +122,15 @@ def _small_gan():
     return games.gan_mixture("ring8", batch_size=8, hidden=4, latent_dim=2, dtype=jnp.float64)
 
 
+def _small_digits():
+    # Few examples and a tiny smooth (tanh) network: the finite-difference checks
+    # in tests/test_games.py build dense Jacobians over all parameters.
+    return games.load_digits(n_train=16, n_val=12, n_test=8, dtype=jnp.float64)
+
+
+_DIGITS_NET = nets.mlp((64, 3, 10), activation="tanh", dtype=jnp.float64)
+
+
 # entry name -> (public factory name, () -> Game): the games every game-level
 # check (finite differences, Jacobians, pytrees) runs on.
 GAMES = {
@@ -133,6 +142,16 @@ GAMES = {
     "ipd": ("ipd", lambda: games.ipd()),
     "three_player": ("from_losses", three_player_game),
     "gan_mixture": ("gan_mixture", _small_gan),
+    "hyperparameter_optimization": ("hyperparameter_optimization", lambda: (
+        games.hyperparameter_optimization(_DIGITS_NET, _small_digits(), regularizer="global"))),
+    "hyperparameter_optimization_minibatch": (
+        "hyperparameter_optimization", lambda: games.hyperparameter_optimization(
+            _DIGITS_NET, _small_digits(), batch_size=6, key=jax.random.key(3))),
+    "dataset_distillation": ("dataset_distillation", lambda: games.dataset_distillation(
+        _DIGITS_NET, _small_digits(), weight_decay=0.01)),
+    "dataset_distillation_minibatch": (
+        "dataset_distillation", lambda: games.dataset_distillation(
+            _DIGITS_NET, _small_digits(), batch_size=6, key=jax.random.key(4))),
 }
 
 # Exported names of games that are not game factories.
@@ -141,6 +160,8 @@ GAMES_NOT_FACTORIES = {
     "register_game", "simultaneous_gradient", "unchecked_simultaneous_gradient", "checks",
     "CustomGame", "DiracGAN", "GANMixture", "GAN_MIXTURE_KINDS", "mixture_modes",
     "IPD_STRATEGIES", "ipd_strategy",
+    "load_digits", "Digits", "HyperparameterOptimization", "MinibatchHyperparameterOptimization",
+    "HYPERPARAMETER_REGULARIZERS", "DatasetDistillation", "MinibatchDatasetDistillation",
 }
 
 
