@@ -56,7 +56,7 @@ def _init(hypernet, hp, params):
     params = jax.tree_util.tree_map(jnp.asarray, tuple(params))
     hypernet = _resolve(hypernet, params)
     key, sub = jax.random.split(hp["key"])
-    phi = hypernet.init(sub, params[1])
+    phi = hypernet.init(sub, params[1], params[0])
     lam = params[0]
     return HypernetworkState((lam, hypernet.apply(phi, lam)), phi, key, zero_count())
 
@@ -71,7 +71,7 @@ def _step(hypernet, samples, hp, game, state):
     def follower_loss(phi, lam):
         return game.losses((lam, hypernet.apply(phi, lam)))[1]
 
-    g_phi = jax.vmap(jax.grad(follower_loss), in_axes=(None, 0))(state.phi, lams)
+    g_phi = _fixed_center(jax.vmap(jax.grad(follower_loss), in_axes=(None, 0))(state.phi, lams))
     phi = jax.tree_util.tree_map(
         lambda p, g: (p - hp["net_lr"] * jnp.mean(g, axis=0)).astype(p.dtype), state.phi,
         g_phi)
@@ -84,6 +84,13 @@ def _step(hypernet, samples, hp, game, state):
                                      lam_hat, g_lam)
     return HypernetworkState((lam_hat, hypernet.apply(phi, lam_hat)), phi, key,
                              state.count + 1)
+
+
+def _fixed_center(grads):
+    """The hypernetwork's input offset (``phi["center"]``) is not trained."""
+    if isinstance(grads, dict) and "center" in grads:
+        return {**grads, "center": jnp.zeros_like(grads["center"])}
+    return grads
 
 
 @functools.lru_cache(maxsize=None)
@@ -125,13 +132,13 @@ def hypernetwork(hypernet, *, leader_lr, net_lr, sigma, samples: int = 2, key) -
 
     ``state.params`` is (lambda_hat, w_phi(lambda_hat)), so metrics and
     distances work as for any dynamics.  ``init(params)`` starts the
-    hypernetwork at the given weights (``hypernet.init(key, params[1])``).
-
-    The hypernetwork sees lambda itself (not lambda - lambda_hat), so its
-    regression gets harder to condition as |lambda_hat| grows: a stable
-    ``net_lr`` shrinks roughly like 1 / (1 + |lambda_hat|^2 + sigma^2), and
-    ``leader_lr`` should be small next to ``net_lr`` (two time scales) so the
-    response is learnt before the leader relies on it.
+    hypernetwork at the given weights and centres it at the starting lambda
+    (``hypernet.init(key, params[1], params[0])``): it sees lambda - lambda_0,
+    so its regression is conditioned by the size of the moves and perturbations
+    rather than of lambda itself; a stable ``net_lr`` still shrinks roughly like
+    1 / (1 + |lambda_hat - lambda_0|^2 + sigma^2 d_lambda) for a linear
+    hypernetwork.  ``leader_lr`` should be small next to ``net_lr`` (two time
+    scales) so the response is learnt before the leader relies on it.
 
     Randomness (documented so runs can be reproduced elsewhere): ``init``
     splits ``key`` into (the carried key, the hypernetwork's init key); each step
@@ -196,6 +203,7 @@ def _fit(game, hypernet, phi, mean, std, key, optimizer, steps, samples):
             return jnp.mean(jax.vmap(lambda lam: g_.losses(
                 (lam, hypernet.apply(phi, lam)))[1])(lams))
         value, grads = jax.value_and_grad(loss)(phi)
+        grads = _fixed_center(grads)
         updates, opt_state = optimizer.update(grads, opt_state, phi)
         return (optax.apply_updates(phi, updates), opt_state, key), value
 

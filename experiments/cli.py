@@ -19,6 +19,7 @@ COMMANDS = {
     "rates": "experiments.rates",
     "adversarial": "experiments.adversarial",
     "gan": "experiments.gan",
+    "ho": "experiments.ho",
 }
 
 

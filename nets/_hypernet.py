@@ -2,11 +2,17 @@
 
 A hypernetwork is a pair of pure functions, like ``nets.mlp``:
 
-    phi = init(key, weights)      # starts with apply(phi, lam) = weights for every lam
-    w   = apply(phi, lam)         # w = unravel(b + f_phi(ravel(lam)))
+    phi = init(key, weights, center=None)   # apply(phi, lam) = weights for every lam
+    w   = apply(phi, lam)         # w = unravel(b + f_phi(ravel(lam) - c))
 
 where ``ravel``/``unravel`` flatten a pytree to a vector (as
-``jax.flatten_util.ravel_pytree``) and b (the flat weights at init) is part of phi.
+``jax.flatten_util.ravel_pytree``), b (the flat weights at init) is part of phi,
+and c = ravel(center) (zeros by default) is a fixed input offset kept in phi
+(``phi["center"]``: ``dynamics.hypernetwork`` and ``dynamics.fit_best_response``
+leave it where it is; a hand-written training loop should too).  Centre a hypernetwork at the
+hyperparameters it will be used around: f then sees lam - c, of the size of the
+perturbations, instead of lam itself, whose size (e.g. log decays near -7 on
+thousands of entries) would make its training badly conditioned.
 The three kinds differ in f_phi, a map from d_lam to d_w numbers:
 
 * ``linear_hypernet``:     f(lam) = W lam                         (d_w x d_lam weights)
@@ -42,7 +48,8 @@ __all__ = ["Hypernet", "linear_hypernet", "factorized_hypernet", "mlp_hypernet"]
 
 
 class Hypernet(NamedTuple):
-    """``init(key, weights) -> phi`` and ``apply(phi, lam) -> weights``, both pure."""
+    """``init(key, weights, center=None) -> phi`` and ``apply(phi, lam) -> weights``,
+    both pure."""
 
     init: Callable[[jax.Array, Any], Any]
     apply: Callable[[Any, Any], Any]
@@ -92,27 +99,31 @@ def _unflatten(spec, flat):
     return jax.tree_util.tree_unflatten(spec[0], out)
 
 
-def _hinit(kind, wspec, lspec, extra, key, weights):
+def _hinit(kind, wspec, lspec, extra, key, weights, center=None):
     if not isinstance(key, jax.Array):
         raise TypeError(f"init needs a PRNG key such as jax.random.key(0); got "
                         f"{type(key).__name__}.")
     b = _flatten("weights", wspec, weights)
     dw, dl, dtype = _size(wspec), _size(lspec), b.dtype
+    c = (jnp.zeros(dl, dtype) if center is None
+         else _flatten("center", lspec, center).astype(dtype))
     if kind == "linear":
-        return {"b": b, "W": jnp.zeros((dw, dl), dtype)}
+        return {"b": b, "W": jnp.zeros((dw, dl), dtype), "center": c}
     if kind == "factorized":
         (k,) = extra
         v = jax.random.normal(key, (k, dl), dtype) / math.sqrt(dl)
-        return {"b": b, "U": jnp.zeros((dw, k), dtype), "V": v}
+        return {"b": b, "U": jnp.zeros((dw, k), dtype), "V": v, "center": c}
     hidden, activation = extra
     layers = _init((dl, *hidden, dw), activation, dtype, key)
     w_last, b_last = layers[-1]
     layers[-1] = (jnp.zeros_like(w_last), jnp.zeros_like(b_last))
-    return {"b": b, "mlp": layers}
+    return {"b": b, "mlp": layers, "center": c}
 
 
 def _happly(kind, wspec, lspec, extra, phi, lam):
     x = _flatten("lam", lspec, lam)
+    if "center" in phi:                  # optional, so hand-built phi work too
+        x = x - phi["center"].astype(x.dtype)
     if kind == "linear":
         out = phi["b"] + phi["W"] @ x.astype(phi["W"].dtype)
     elif kind == "factorized":

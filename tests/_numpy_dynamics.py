@@ -369,22 +369,23 @@ def stackelberg_neumann(game, w0, steps, leader_lr, follower_lr, inner_steps, al
 
 
 def hypernetwork_linear(game, w0, steps, leader_lr, net_lr, sigma, noise):
-    """Joint hypernetwork best response with a linear hypernetwork psi(theta) = b + W theta
-    (leader theta = player 0, follower psi = player 1), started at b = psi_0, W = 0.
+    """Joint hypernetwork best response with a linear hypernetwork
+    psi(theta) = b + W (theta - theta_0) (leader theta = player 0, follower psi =
+    player 1), centred at the start theta_0, started at b = psi_0, W = 0.
     ``noise[t]`` holds step t's standard-normal draws: theta_s = theta + sigma z_s.
     Each step: phi <- phi - net_lr mean_s dL_D/dphi at (theta_s, psi(theta_s)), then
     theta <- theta - leader_lr (dL_G/dtheta + dL_G/dpsi W) at (theta, psi(theta))."""
     w, W = _start(w0, steps)
-    b, a = w[1], 0.0
+    b, a, c = w[1], 0.0, w[0]
     for t in range(steps):
         lam = w[0]
         gb = ga = 0.0
         for s in lam + sigma * noise[t]:
-            d = game.loss_grads(np.array([s, b + a * s]))[1, 1]
-            gb, ga = gb + d, ga + d * s
+            d = game.loss_grads(np.array([s, b + a * (s - c)]))[1, 1]
+            gb, ga = gb + d, ga + d * (s - c)
         b, a = b - net_lr * gb / len(noise[t]), a - net_lr * ga / len(noise[t])
-        g = game.loss_grads(np.array([lam, b + a * lam]))[0]
+        g = game.loss_grads(np.array([lam, b + a * (lam - c)]))[0]
         lam = lam - leader_lr * (g[0] + g[1] * a)
-        w = np.array([lam, b + a * lam])
+        w = np.array([lam, b + a * (lam - c)])
         W[t + 1] = w
     return W

@@ -59,6 +59,12 @@ def test_hypernets_start_at_the_weights_and_compute_their_maps():
     flat = np.array([1.0, 2, 3, 4]) + W @ np.array([0.5, -1.0])
     out = net.apply(phi, lam)
     np.testing.assert_allclose(np.append(out["a"], out["b"]), flat, rtol=1e-14)
+    # centred: w = b + W (lam - c)
+    c = {"x": jnp.array([2.0, 3.0])}
+    phi = {**net.init(jax.random.key(0), w0, c), "W": jnp.asarray(W)}
+    out = net.apply(phi, lam)
+    np.testing.assert_allclose(np.append(out["a"], out["b"]),
+                               np.array([0.0, 1, 2, 5]) + W @ np.array([-1.5, -4.0]), rtol=1e-14)
     # equal structure -> equal (hashable) functions: no recompilation as a static field
     assert nets.linear_hypernet(w0, lam) == net and hash(nets.linear_hypernet(w0, lam))
 
