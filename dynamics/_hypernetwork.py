@@ -112,7 +112,7 @@ def _check_hypernet(hypernet, factory_ok=False):
     if factory_ok and callable(hypernet):
         return
     raise TypeError(f"hypernet must have init(key, weights) and apply(phi, lam), as "
-                    f"nets.linear_hypernet(w, lam) returns"
+                    "nets.linear_hypernet(w, lam) returns"
                     + (", or be such a factory (e.g. nets.linear_hypernet)" if factory_ok
                        else "") + f"; got {type(hypernet).__name__}.")
 

@@ -48,7 +48,7 @@ import games
 import nets
 from experiments import _io
 from experiments._args import SEED_MAX, float_in, int_in
-from experiments._progress import partial_writer, progress_bar
+from experiments._progress import progress_bar
 from experiments._rundir import output_folder
 from experiments.registry import UsageError
 
