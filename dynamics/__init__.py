@@ -20,6 +20,8 @@ from dynamics._hypergradient import (CG, GMRES, Exact, HypergradientInfo, Identi
 from dynamics._hypernetwork import HypernetworkState, fit_best_response, hypernetwork
 from dynamics._linearize import linearize, realify, spectral_radius
 from dynamics._lola import lola
+from dynamics._lyapunov import (BifurcationResult, LyapunovResult, find_bifurcation,
+                                lyapunov_exponents)
 from dynamics._momentum import MomentumState, momentum
 from dynamics._optax_complex import (OptaxComplexAdamState, OptaxComplexMomentumState,
                                      optax_complex_adam, optax_complex_momentum)
@@ -48,4 +50,5 @@ __all__ = [
     "Exact", "CG", "GMRES", "Neumann", "Identity", "Unrolled", "Truncated",
     "stackelberg", "StackelbergState", "FollowerGame",
     "hypernetwork", "HypernetworkState", "fit_best_response",
+    "lyapunov_exponents", "LyapunovResult", "find_bifurcation", "BifurcationResult",
 ]

@@ -83,6 +83,8 @@ DYNAMICS_NOT_FACTORIES = {
     "hypergradient", "hypergradient_of_root", "hessian_top_eigenvalue", "HypergradientInfo",
     "Exact", "CG", "GMRES", "Neumann", "Identity", "Unrolled", "Truncated",
     "StackelbergState", "FollowerGame", "HypernetworkState", "fit_best_response",
+    # Lyapunov exponents and bifurcation search (tests/test_lyapunov.py)
+    "lyapunov_exponents", "LyapunovResult", "find_bifurcation", "BifurcationResult",
 }
 
 
