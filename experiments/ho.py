@@ -156,7 +156,8 @@ def _row(name: str, how: str, run: dict, extra: dict | None = None) -> dict:
 
 
 def _lam_stats(lam) -> dict:
-    leaves = np.concatenate([np.ravel(np.asarray(x, float)) for x in jax.tree_util.tree_leaves(lam)])
+    leaves = np.concatenate([np.ravel(np.asarray(x, float))
+                             for x in jax.tree_util.tree_leaves(lam)])
     return {"count": int(leaves.size), "min": float(np.min(leaves)), "max": float(np.max(leaves)),
             "mean": float(np.mean(leaves))}
 
