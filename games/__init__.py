@@ -26,6 +26,8 @@ from games._hyperparameter import (HyperparameterOptimization,
                                    hyperparameter_optimization)
 from games._ipd import IPD_STRATEGIES, ipd, ipd_strategy
 from games._matching_pennies import matching_pennies
+from games._small_ipd import SmallIPD, small_ipd
+from games._transforms import MixedGame, RandomSubspaceGame, mix, random_subspace
 
 __all__ = [
     "Game", "Params", "check_params", "jacobian", "jacobian_operator",
@@ -37,4 +39,5 @@ __all__ = [
     "load_digits", "Digits", "hyperparameter_optimization", "HyperparameterOptimization",
     "MinibatchHyperparameterOptimization", "HYPERPARAMETER_REGULARIZERS",
     "dataset_distillation", "DatasetDistillation", "MinibatchDatasetDistillation",
+    "small_ipd", "SmallIPD", "mix", "MixedGame", "random_subspace", "RandomSubspaceGame",
 ]

@@ -142,6 +142,10 @@ GAMES = {
     "dirac_gan": ("dirac_gan", lambda: games.dirac_gan(0.7)),
     "matching_pennies": ("matching_pennies", lambda: games.matching_pennies(1.3)),
     "ipd": ("ipd", lambda: games.ipd()),
+    "small_ipd": ("small_ipd", lambda: games.small_ipd()),
+    "mix": ("mix", lambda: games.mix(games.matching_pennies(), games.small_ipd(), 0.4)),
+    "random_subspace": ("random_subspace", lambda: games.random_subspace(
+        games.dirac_gan(0.7), 5, key=jax.random.key(5))),
     "three_player": ("from_losses", three_player_game),
     "gan_mixture": ("gan_mixture", _small_gan),
     "hyperparameter_optimization": ("hyperparameter_optimization", lambda: (
@@ -164,6 +168,7 @@ GAMES_NOT_FACTORIES = {
     "IPD_STRATEGIES", "ipd_strategy",
     "load_digits", "Digits", "HyperparameterOptimization", "MinibatchHyperparameterOptimization",
     "HYPERPARAMETER_REGULARIZERS", "DatasetDistillation", "MinibatchDatasetDistillation",
+    "SmallIPD", "MixedGame", "RandomSubspaceGame",
 }
 
 
