@@ -62,6 +62,28 @@ def test_exact_and_cg_match_the_closed_form_and_finite_differences():
     np.testing.assert_allclose(TRUE, fd, rtol=1e-6, atol=1e-8)
 
 
+def _numpy_cg(A, b, iters):
+    x, r = np.zeros_like(b), b.copy()
+    p, rr = r.copy(), r @ r
+    for _ in range(iters):
+        ap = A @ p
+        alpha = rr / (p @ ap)
+        x, r = x + alpha * p, r - alpha * ap
+        rr, rr_old = r @ r, rr
+        p = r + rr / rr_old * p
+    return x
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_cg_runs_exactly_iters_iterations_from_zero(k):
+    # Stopped before convergence, CG(k) is k textbook CG iterations from u = 0:
+    # the hypergradient's indirect term then uses that u.
+    u = _numpy_cg(H, V, k)
+    want = -u * np.exp(LAM) * W
+    np.testing.assert_allclose(hg(CG(iters=k, tol=1e-13)), want, rtol=1e-9)
+    assert np.abs(want - TRUE).max() > 1e-5       # genuinely unconverged
+
+
 def test_neumann_error_falls_with_terms_and_reaches_1e_6():
     alpha = 1.0 / LAMBDA_MAX
     errors = [np.linalg.norm(hg(Neumann(alpha, k)) - TRUE) / np.linalg.norm(TRUE)
