@@ -25,6 +25,7 @@ from games._hyperparameter import (HyperparameterOptimization,
                                    MinibatchHyperparameterOptimization,
                                    hyperparameter_optimization)
 from games._ipd import IPD_STRATEGIES, ipd, ipd_strategy
+from games._ipd_interop import IPD_CLASSES, ipd_policy_class, ipd_policy_profile, to_axelrod
 from games._matching_pennies import matching_pennies
 from games._small_ipd import SmallIPD, small_ipd
 from games._transforms import MixedGame, RandomSubspaceGame, mix, random_subspace
@@ -39,5 +40,6 @@ __all__ = [
     "load_digits", "Digits", "hyperparameter_optimization", "HyperparameterOptimization",
     "MinibatchHyperparameterOptimization", "HYPERPARAMETER_REGULARIZERS",
     "dataset_distillation", "DatasetDistillation", "MinibatchDatasetDistillation",
+    "IPD_CLASSES", "ipd_policy_class", "ipd_policy_profile", "to_axelrod",
     "small_ipd", "SmallIPD", "mix", "MixedGame", "random_subspace", "RandomSubspaceGame",
 ]

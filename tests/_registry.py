@@ -169,6 +169,7 @@ GAMES_NOT_FACTORIES = {
     "load_digits", "Digits", "HyperparameterOptimization", "MinibatchHyperparameterOptimization",
     "HYPERPARAMETER_REGULARIZERS", "DatasetDistillation", "MinibatchDatasetDistillation",
     "SmallIPD", "MixedGame", "RandomSubspaceGame",
+    "IPD_CLASSES", "ipd_policy_class", "ipd_policy_profile", "to_axelrod",
 }
 
 
