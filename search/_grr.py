@@ -164,7 +164,10 @@ def grr(game, dyn, params, *, key, max_depth: int = 1, num_branches: int = 1,
     """Generalized Ridge Rider: branch at bifurcations found by ascending Lyapunov
     exponents, run the base dynamics on every branch, recurse.
 
-    For each node not yet expanded, at depth below ``max_depth`` (level by level):
+    A new search first runs ``dyn`` for ``steps`` steps from ``params`` (the root's
+    first child, edge sign 0: what the base learner finds without branching).
+    Then, for each node not yet expanded, at depth below ``max_depth`` (level by
+    level):
 
     1. ``dynamics.find_bifurcation`` from the node's point (``objective`` of the
        top exponent over ``lyapunov_steps`` steps of ``dyn``, ``ascent_iters``
@@ -209,7 +212,15 @@ def grr(game, dyn, params, *, key, max_depth: int = 1, num_branches: int = 1,
     settings = dict(method="grr", eps=eps, steps=steps, tol=tol, num_branches=num_branches,
                     lyapunov_steps=lyapunov_steps, ascent_lr=ascent_lr,
                     ascent_iters=ascent_iters, objective=objective)
+    fresh = tree is None
     tree = _start_tree(tree, game, params, tol, settings)
+    if fresh:
+        # the base learner from the start itself: what a search without branching finds
+        final, div = _run_to_convergence(game, dyn, _stack([tuple(params)]), steps)
+        tree.add_child(0, _unstack(final, 1)[0], edge={"eigenvalue": None, "sign": 0,
+                                                       "eps": 0.0, "direction": None},
+                       found_by=_name(dyn), diverged_at=None if int(div[0]) < 0
+                       else int(div[0]), **_node_record(game, _unstack(final, 1)[0], tol))
     frontier = tree.unexpanded(max_depth)
     total = len(frontier) * (1 + 2 * num_branches) if frontier else 0
     advance, close = _progress_fn(progress, max(total, 1), "grr")

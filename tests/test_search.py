@@ -143,7 +143,10 @@ def test_grr_finds_both_ipd_classes_where_simgd_finds_one(tmp_path):
     saved = []
     tree = search.grr(g, dyn, start, key=jax.random.key(0), max_depth=1,
                       checkpoint=lambda t: (t.save(tmp_path / "t.json"), saved.append(len(t))))
-    assert nx.is_arborescence(tree.graph) and saved == [3]
+    assert nx.is_arborescence(tree.graph) and saved == [4]
+    # the root's first child is simGD from the start: tit-for-tat-like only
+    np.testing.assert_allclose(np.asarray(per_step(tree.params(1))), 1.0, atol=1e-3)
+    assert tree.graph.edges[0, 1]["sign"] == 0
     root = tree.graph.nodes[0]
     assert root["expanded"] and root["exponents"][0] > 0     # a bifurcation
     classes = sorted(round(float(per_step(s)[0]), 2) for s in tree.solutions(space="policy"))
@@ -153,8 +156,8 @@ def test_grr_finds_both_ipd_classes_where_simgd_finds_one(tmp_path):
     # resume from the file: the next level expands the children, the rest is kept
     back = SearchTree.load(tmp_path / "t.json")
     more = search.grr(g, dyn, start, key=jax.random.key(0), max_depth=2, tree=back)
-    assert nx.is_arborescence(more.graph) and more.depth == 2 and len(more) == 7
-    for n in range(3):
+    assert nx.is_arborescence(more.graph) and more.depth == 2 and len(more) == 4 + 3 * 2
+    for n in range(4):
         assert more.graph.nodes[n]["params"] == tree.graph.nodes[n]["params"]
 
 
@@ -170,3 +173,16 @@ def test_grr_bad_input():
     with pytest.raises(TypeError, match="tree must be a search.SearchTree"):
         search.grr(g, dynamics.simgd(1.0), _point(1.0, 1.0), key=jax.random.key(0),
                    tree={"nodes": []})
+
+
+@pytest.mark.slow
+def test_grr_with_lola_on_the_ipd_finds_defection_besides_tit_for_tat():
+    g, dyn = games.ipd(), dynamics.lola(1.0, 1.0)
+    start = g.init(jax.random.key(0))
+    per_step = jax.jit(g.per_step_losses)
+    tree = search.grr(g, dyn, start, key=jax.random.key(0), steps=500, tol=2e-2)
+    # LOLA alone (the root's first child) reaches tit-for-tat-like cooperation ...
+    assert [games.ipd_policy_class(x) for x in tree.params(1)] == ["tit_for_tat"] * 2
+    # ... and the branches at the bifurcation reach mutual defection
+    outcomes = {tuple(np.round(np.asarray(per_step(p)), 1)) for p in tree.solutions()}
+    assert outcomes == {(1.0, 1.0), (2.0, 2.0)}
