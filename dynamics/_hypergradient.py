@@ -501,8 +501,10 @@ def hessian_top_eigenvalue(inner: Callable, lam, w, *, iters: int = 50, key=None
     condition = jax.grad(inner, argnums=1)
     flat, unravel = ravel_pytree(w)
 
+    _, vjp_w = jax.vjp(lambda w_: condition(lam, w_), w)     # H = H^T: linearised once
+
     def hvp(x):
-        return ravel_pytree(jax.jvp(lambda w_: condition(lam, w_), (w,), (unravel(x),))[1])[0]
+        return ravel_pytree(vjp_w(unravel(x))[0])[0]
 
     x0 = jax.random.normal(key, flat.shape, flat.dtype)
 
