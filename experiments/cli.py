@@ -20,6 +20,8 @@ COMMANDS = {
     "adversarial": "experiments.adversarial",
     "gan": "experiments.gan",
     "ho": "experiments.ho",
+    "lyapunov": "experiments.lyapunov",
+    "grr": "experiments.grr",
 }
 
 
