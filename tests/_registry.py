@@ -150,14 +150,8 @@ GAMES = {
     "gan_mixture": ("gan_mixture", _small_gan),
     "hyperparameter_optimization": ("hyperparameter_optimization", lambda: (
         games.hyperparameter_optimization(_DIGITS_NET, _small_digits(), regularizer="global"))),
-    "hyperparameter_optimization_minibatch": (
-        "hyperparameter_optimization", lambda: games.hyperparameter_optimization(
-            _DIGITS_NET, _small_digits(), batch_size=6, key=jax.random.key(3))),
     "dataset_distillation": ("dataset_distillation", lambda: games.dataset_distillation(
         _DIGITS_NET, _small_digits(), weight_decay=0.01)),
-    "dataset_distillation_minibatch": (
-        "dataset_distillation", lambda: games.dataset_distillation(
-            _DIGITS_NET, _small_digits(), batch_size=6, key=jax.random.key(4))),
 }
 
 # Exported names of games that are not game factories.
