@@ -137,14 +137,20 @@ def _unstack(tree, n):
     return [jax.tree_util.tree_map(lambda x, i=i: x[i], tree) for i in range(n)]
 
 
-def _progress_fn(progress, total, desc):
+def _progress_fn(progress, desc):
+    """``(advance(done, total), close())`` for ``progress=True`` (a tqdm bar) or a
+    callable ``progress(done, total)``; the total grows as levels are added."""
     if progress is True:
         from tqdm.auto import tqdm
-        bar = tqdm(total=total, desc=desc, unit="node", leave=False, disable=None)
-        return (lambda done: bar.update(done - bar.n)), bar.close
+        bar = tqdm(total=1, desc=desc, unit="node", leave=False, disable=None)
+
+        def advance(done, total):
+            bar.total = total
+            bar.update(done - bar.n)
+        return advance, bar.close
     if callable(progress):
-        return (lambda done: progress(done, total)), (lambda: None)
-    return (lambda done: None), (lambda: None)
+        return progress, (lambda: None)
+    return (lambda done, total: None), (lambda: None)
 
 
 def _start_tree(tree, game, params, tol, settings):
@@ -223,7 +229,7 @@ def grr(game, dyn, params, *, key, max_depth: int = 1, num_branches: int = 1,
                        else int(div[0]), **_node_record(game, _unstack(final, 1)[0], tol))
     frontier = tree.unexpanded(max_depth)
     total = len(frontier) * (1 + 2 * num_branches) if frontier else 0
-    advance, close = _progress_fn(progress, max(total, 1), "grr")
+    advance, close = _progress_fn(progress, "grr")
     done = 0
     try:
         while frontier:
@@ -248,7 +254,7 @@ def grr(game, dyn, params, *, key, max_depth: int = 1, num_branches: int = 1,
                         meta.append((node, {"eigenvalue": _pairs(value)[0], "sign": sign,
                                             "eps": eps, "direction": k}))
                 done += 1
-                advance(done)
+                advance(done, max(total, done))
             if starts:
                 finals, diverged = _run_to_convergence(game, dyn, _stack(starts), steps)
                 diverged = np.asarray(diverged)
@@ -258,7 +264,7 @@ def grr(game, dyn, params, *, key, max_depth: int = 1, num_branches: int = 1,
                     tree.add_child(node, final, edge=edge, found_by=_name(dyn),
                                    diverged_at=None if div < 0 else int(div), **record)
                     done += 1
-                    advance(done)
+                    advance(done, max(total, done))
             if checkpoint is not None:
                 checkpoint(tree)
             frontier = tree.unexpanded(max_depth)

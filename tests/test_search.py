@@ -140,9 +140,11 @@ def test_grr_finds_both_ipd_classes_where_simgd_finds_one(tmp_path):
     per_step = jax.jit(g.per_step_losses)
     alone = dynamics.simulate(g, dyn, start, 2000, every=2000, metrics=()).final.params
     np.testing.assert_allclose(np.asarray(per_step(alone)), 1.0, atol=1e-3)   # TFT only
-    saved = []
+    saved, calls = [], []
     tree = search.grr(g, dyn, start, key=jax.random.key(0), max_depth=1,
-                      checkpoint=lambda t: (t.save(tmp_path / "t.json"), saved.append(len(t))))
+                      checkpoint=lambda t: (t.save(tmp_path / "t.json"), saved.append(len(t))),
+                      progress=lambda done, total: calls.append((done, total)))
+    assert [d for d, _ in calls] == [1, 2, 3] and calls[-1][1] == 3    # 1 node + 2 branches
     assert nx.is_arborescence(tree.graph) and saved == [4]
     # the root's first child is simGD from the start: tit-for-tat-like only
     np.testing.assert_allclose(np.asarray(per_step(tree.params(1))), 1.0, atol=1e-3)
