@@ -140,7 +140,8 @@ def format_table(res: dict) -> str:
     lines.append(f"{len(res['solutions'])} distinct solution(s) (policy space): " + "; ".join(
         f"({', '.join(s['classes'])}) per-step "
         f"{', '.join(f'{v:.2f}' for v in s['per_step_losses'])}" for s in res["solutions"]))
-    lines.append(f"{res['dynamics']['name']} alone from the start: ({', '.join(a['classes'] or [])})")
+    alone = ", ".join(a["classes"] or [])
+    lines.append(f"{res['dynamics']['name']} alone from the start: ({alone})")
     return "\n".join(lines)
 
 

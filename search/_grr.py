@@ -105,7 +105,7 @@ def _positive(name, value):
     return float(value)
 
 
-def _node_record(game, params, tol):
+def _node_record(game, dyn, params, tol):
     losses = np.asarray(jax.jit(lambda g, p: g.losses(p))(game, params), float)
     xi = ravel_pytree(jax.jit(games.simultaneous_gradient)(game, params))[0]
     norm = float(np.linalg.norm(np.asarray(xi)))
@@ -113,11 +113,17 @@ def _node_record(game, params, tol):
     record = {"losses": [float(x) if np.isfinite(x) else None for x in losses],
               "grad_norm": norm if np.isfinite(norm) else None, "is_solution": False}
     if finite:
-        ev = np.linalg.eigvals(_jacobian(game, params))
-        record["eigenvalues"] = _pairs(ev)
-        # stationary, and not a saddle or source of gradient dynamics
-        record["is_solution"] = bool(norm <= tol and np.min(ev.real) >= -tol)
+        record["eigenvalues"] = _pairs(np.linalg.eigvals(_jacobian(game, params)))
+        # stationary, and a point the learner stays at: its step map's spectral
+        # radius at most 1 + tol (a saddle, or a rotational point simGD spirals out
+        # of, is not a solution)
+        radius = float(_jit_radius(game, dyn, params))
+        record["step_radius"] = radius
+        record["is_solution"] = bool(norm <= tol and radius <= 1 + tol)
     return record
+
+
+_jit_radius = jax.jit(dynamics.spectral_radius)
 
 
 def _run_to_convergence(game, dyn, starts, steps):
@@ -153,10 +159,10 @@ def _progress_fn(progress, desc):
     return (lambda done, total: None), (lambda: None)
 
 
-def _start_tree(tree, game, params, tol, settings):
+def _start_tree(tree, game, dyn, params, tol, settings):
     if tree is None:
         tree = SearchTree(**settings)
-        tree.add_root(params, found_by="start", **_node_record(game, params, tol))
+        tree.add_root(params, found_by="start", **_node_record(game, dyn, params, tol))
     elif not isinstance(tree, SearchTree):
         raise TypeError(f"tree must be a search.SearchTree (e.g. SearchTree.load(path)) to "
                         f"resume, or None; got {type(tree).__name__}.")
@@ -182,8 +188,10 @@ def grr(game, dyn, params, *, key, max_depth: int = 1, num_branches: int = 1,
        leading ones;
     3. children start at the bifurcation +- ``eps`` along each, and all children of
        the level run ``steps`` steps of ``dyn`` together (``jax.vmap``);
-    4. a child is a solution when finite with |xi| <= ``tol`` and no eigenvalue of
-       the game Jacobian with real part below ``-tol`` (not a saddle or source).
+    4. a child is a solution when finite with |xi| <= ``tol`` and the spectral
+       radius of ``dyn``'s step map there at most 1 + ``tol`` (``dynamics.
+       spectral_radius``): a point the learner stays at, not a saddle or a point
+       it spirals out of.
 
     Args:
       game, dyn: the game and the base learner (e.g. ``dynamics.simgd(1.0)`` or
@@ -219,14 +227,15 @@ def grr(game, dyn, params, *, key, max_depth: int = 1, num_branches: int = 1,
                     lyapunov_steps=lyapunov_steps, ascent_lr=ascent_lr,
                     ascent_iters=ascent_iters, objective=objective)
     fresh = tree is None
-    tree = _start_tree(tree, game, params, tol, settings)
+    tree = _start_tree(tree, game, dyn, params, tol, settings)
     if fresh:
         # the base learner from the start itself: what a search without branching finds
         final, div = _run_to_convergence(game, dyn, _stack([tuple(params)]), steps)
-        tree.add_child(0, _unstack(final, 1)[0], edge={"eigenvalue": None, "sign": 0,
-                                                       "eps": 0.0, "direction": None},
+        final = _unstack(final, 1)[0]
+        tree.add_child(0, final, edge={"eigenvalue": None, "sign": 0, "eps": 0.0,
+                                       "direction": None},
                        found_by=_name(dyn), diverged_at=None if int(div[0]) < 0
-                       else int(div[0]), **_node_record(game, _unstack(final, 1)[0], tol))
+                       else int(div[0]), **_node_record(game, dyn, final, tol))
     frontier = tree.unexpanded(max_depth)
     total = len(frontier) * (1 + 2 * num_branches) if frontier else 0
     advance, close = _progress_fn(progress, "grr")
@@ -260,7 +269,7 @@ def grr(game, dyn, params, *, key, max_depth: int = 1, num_branches: int = 1,
                 diverged = np.asarray(diverged)
                 for (node, edge), final, div in zip(meta, _unstack(finals, len(starts)),
                                                     diverged):
-                    record = _node_record(game, final, tol)
+                    record = _node_record(game, dyn, final, tol)
                     tree.add_child(node, final, edge=edge, found_by=_name(dyn),
                                    diverged_at=None if div < 0 else int(div), **record)
                     done += 1
@@ -315,8 +324,8 @@ def ridge_rider(game, params, *, max_depth: int = 1, num_branches: int = 1,
                              _positive("lr", lr), _positive("tol", tol))
     settings = dict(method="ridge_rider", eps=eps, ride_lr=ride_lr, ride_steps=ride_steps,
                     lr=lr, steps=steps, tol=tol, num_branches=num_branches)
-    tree = _start_tree(tree, game, params, tol, settings)
     descend = dynamics.simgd(lr)
+    tree = _start_tree(tree, game, descend, params, tol, settings)
     while frontier := tree.unexpanded(max_depth):
         for node in frontier:
             p = tree.params(node)
@@ -333,7 +342,7 @@ def ridge_rider(game, params, *, max_depth: int = 1, num_branches: int = 1,
                                                       "sign": sign, "eps": eps,
                                                       "direction": k},
                                    found_by="ridge", diverged_at=None if int(div[0]) < 0
-                                   else int(div[0]), **_node_record(game, final, tol))
+                                   else int(div[0]), **_node_record(game, descend, final, tol))
         if checkpoint is not None:
             checkpoint(tree)
     return tree

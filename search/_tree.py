@@ -6,8 +6,8 @@ Node attributes (JSON-ready, so ``tree.graph`` is what the file holds):
 * ``params``: the point, encoded (``tree.params(n)`` decodes it to a Params tuple);
 * ``losses``: the players' losses there; ``grad_norm``: |xi| there;
 * ``found_by``: how the node was reached ("start", "simgd", "ridge", ...);
-* ``is_solution``: finite with |xi| <= the search's tolerance and no game-Jacobian
-  eigenvalue with real part below minus it (stationary, not a saddle or source);
+* ``is_solution``: finite with |xi| <= the search's tolerance and the learner's
+  step-map spectral radius (``step_radius``) at most 1 + it: a point it stays at;
 * ``depth``; ``expanded``: whether the search has branched from it;
 * ``exponents``: Lyapunov exponents at the node's branch point (once expanded);
 * ``branch_point``: the encoded point the children branched from (once expanded);

@@ -188,3 +188,28 @@ def test_grr_with_lola_on_the_ipd_finds_defection_besides_tit_for_tat():
     # ... and the branches at the bifurcation reach mutual defection
     outcomes = {tuple(np.round(np.asarray(per_step(p)), 1)) for p in tree.solutions()}
     assert outcomes == {(1.0, 1.0), (2.0, 2.0)}
+
+
+@pytest.mark.slow
+def test_grr_branches_at_a_rotational_bifurcation_the_saddle_criterion_misses():
+    # 0.95 matching pennies + 0.05 small IPD: its interior fixed point is rotational
+    # (J's eigenvalues about 0.001 +- 0.237i); simGD (lr 1) spirals out of it.
+    g, dyn = games.mix(games.matching_pennies(), games.small_ipd(), 0.95), dynamics.simgd(1.0)
+    xi = jax.jit(lambda v: jnp.stack(games.simultaneous_gradient(g, (v[0], v[1]))))
+    v = jnp.zeros(2)
+    for _ in range(30):
+        v = v - jnp.linalg.solve(jax.jacfwd(xi)(v), xi(v))
+    start = (v[0], v[1])
+    assert search.saddle_directions(g, start)[1] == []            # Ridge Rider: no branch
+    tree = search.grr(g, dyn, start, key=jax.random.key(0), num_branches=2, steps=5000,
+                      tol=1e-2)
+    root = tree.graph.nodes[0]
+    branch_point = search.decode_params(root["branch_point"])
+    assert root["exponents"][0] > 0
+    assert search.saddle_directions(g, branch_point)[1] == []     # still none there
+    # simGD alone stays on the (unstable) fixed point: no solution; GRR reaches two
+    # different policy pairs
+    assert not tree.graph.nodes[1]["is_solution"]
+    policies = {tuple(np.round(np.asarray(jax.nn.sigmoid(jnp.stack(p))))) for p in
+                tree.solutions(space="policy")}
+    assert len(policies) >= 2, policies
