@@ -94,8 +94,22 @@ class Identity(_Method):
     """Replace A^-1 by the identity: u = dL/dw (no solve; a cheap, biased estimate)."""
 
 
+@dataclasses.dataclass(frozen=True)
+class _Krylov(_Method):
+    """Shared fields of the Krylov solvers: ``iters`` (static) and ``tol`` (a leaf)."""
+
+    iters: int
+    tol: Any = 1e-10
+    _data = ("tol",)
+    _static = ("iters",)
+
+    def __post_init__(self):
+        object.__setattr__(self, "iters", _count("iters", self.iters))
+        check_positive("tol", self.tol)
+
+
 @_method
-class CG(_Method):
+class CG(_Krylov):
     """Conjugate gradients on A^T u = dL/dw from u = 0: ``iters`` iterations of
     one product with A each (none is spent on A u_0), the iterate frozen once the
     relative residual is below ``tol``.
@@ -106,30 +120,12 @@ class CG(_Method):
     (and an eager call warns); use ``GMRES`` there.
     """
 
-    iters: int
-    tol: Any = 1e-10
-    _data = ("tol",)
-    _static = ("iters",)
-
-    def __post_init__(self):
-        object.__setattr__(self, "iters", _count("iters", self.iters))
-        check_positive("tol", self.tol)
-
 
 @_method
-class GMRES(_Method):
+class GMRES(_Krylov):
     """GMRES on A^T u = dL/dw with a Krylov space of ``iters`` vectors (one cycle,
     ``iters`` products with A at most), stopping early at relative residual
     ``tol``; valid for any non-singular A, symmetric or not."""
-
-    iters: int
-    tol: Any = 1e-10
-    _data = ("tol",)
-    _static = ("iters",)
-
-    def __post_init__(self):
-        object.__setattr__(self, "iters", _count("iters", self.iters))
-        check_positive("tol", self.tol)
 
 
 @_method

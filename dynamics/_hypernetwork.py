@@ -111,7 +111,7 @@ def _check_hypernet(hypernet, factory_ok=False):
         return
     if factory_ok and callable(hypernet):
         return
-    raise TypeError(f"hypernet must have init(key, weights) and apply(phi, lam), as "
+    raise TypeError("hypernet must have init(key, weights) and apply(phi, lam), as "
                     "nets.linear_hypernet(w, lam) returns"
                     + (", or be such a factory (e.g. nets.linear_hypernet)" if factory_ok
                        else "") + f"; got {type(hypernet).__name__}.")

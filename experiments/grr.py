@@ -15,16 +15,14 @@ from pathlib import Path
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-import dynamics
 import games
 import search
 from experiments import _io
 from experiments._args import SEED_MAX, float_in, int_in
 from experiments._progress import progress_bar
 from experiments._rundir import output_folder
-from experiments.lyapunov import _pair
+from experiments.lyapunov import DYNAMICS, _pair, make_dynamics
 from experiments.registry import UsageError
 
 __all__ = ["GAMES", "DEFAULTS", "compute", "report", "add_arguments", "main"]
@@ -34,7 +32,6 @@ GAMES = {
     "ipd": "the exact IPD (5 logits per player, discount 0.96)",
     "mix": "tau * matching pennies + (1 - tau) * small IPD (--tau)",
 }
-DYNAMICS = {"simgd": "simultaneous GD, step --lr", "lola": "exact LOLA, step --lr, eta 1"}
 # base-learner steps to convergence and solution tolerance, per dynamics
 STEPS = {"simgd": 2000, "lola": 500}
 TOL = {"simgd": 1e-3, "lola": 2e-2}
@@ -60,9 +57,14 @@ def _classes(game, params) -> list[str]:
     return [games.ipd_policy_class(x, game) for x in params]
 
 
+@jax.jit
+def _per_step_losses(game, params):
+    return game.per_step_losses(params)
+
+
 def _per_step(game, params) -> list[float]:
     base = game.game_b if isinstance(game, games.MixedGame) else game
-    return [float(v) for v in jax.jit(base.per_step_losses)(params)]
+    return [float(v) for v in _per_step_losses(base, params)]
 
 
 def compute(game: str = DEFAULTS["game"], dyn: str = DEFAULTS["dynamics"], *,
@@ -73,10 +75,7 @@ def compute(game: str = DEFAULTS["game"], dyn: str = DEFAULTS["dynamics"], *,
     """Run the search; returns results.json's content with the tree under ``"tree"``."""
     if game not in GAMES:
         raise UsageError(f"unknown game {game!r}; choose from {', '.join(GAMES)}.")
-    if dyn not in DYNAMICS:
-        raise UsageError(f"unknown dynamics {dyn!r}; choose from {', '.join(DYNAMICS)}.")
-    g = _game(game, tau)
-    d = dynamics.simgd(lr) if dyn == "simgd" else dynamics.lola(lr, 1.0)
+    g, d = _game(game, tau), make_dynamics(dyn, lr)
     key = jax.random.key(seed)
     if start is None:
         params = (g.init(key) if game == "ipd"

@@ -276,6 +276,29 @@ def split_accuracy(model, w, x, y):
     return accuracy(logits(model, w, x), y)
 
 
+class ClassifierFollower:
+    """Methods shared by the digits games, whose player 1 holds the weights of a
+    classifier ``self.model`` trained on ``self.data``."""
+
+    def equilibrium(self):
+        return None
+
+    def predict(self, params, x):
+        """Logits (n, num_classes) of the weights ``params[1]`` for images x (n, 64)."""
+        return logits(self.model, params[1], x)
+
+    def accuracy(self, params, split: str = "val"):
+        """Share of the full ``split`` (``"train"``, ``"val"``, ``"test"``) classified right."""
+        x, y = self.data.split(check_split(split))
+        return split_accuracy(self.model, params[1], x, y)
+
+    def evaluate(self, params) -> dict:
+        """``{"train_loss", "train_accuracy", "val_loss", ..., "test_accuracy"}`` of the
+        weights ``params[1]`` on the full splits: unregularised mean cross-entropy and
+        accuracy, 0-d arrays."""
+        return evaluate(self.model, params[1], self.data)
+
+
 @functools.partial(jax.jit, static_argnums=0)
 def evaluate(model, w, data: Digits) -> dict:
     """Loss and accuracy of the weights ``w`` on every split, as 0-d arrays."""

@@ -34,15 +34,14 @@ import jax.numpy as jnp
 
 from games import checks
 from games._base import Game, register_game
-from games._digits import (Digits, check_batch_size, check_data, check_key, check_model,
-                           check_split, cross_entropy, draw_batch, evaluate, first_batch,
-                           logits, split_accuracy)
+from games._digits import (ClassifierFollower, Digits, check_batch_size, check_data, check_key,
+                           check_model, cross_entropy, draw_batch, first_batch, logits)
 
 __all__ = ["dataset_distillation", "DatasetDistillation", "MinibatchDatasetDistillation"]
 
 
 @register_game
-class DatasetDistillation(Game):
+class DatasetDistillation(ClassifierFollower, Game):
     """Learned images (player 0) against weights (player 1) on the full training split.
 
     Fields: ``data``, a :class:`games.Digits` (arrays are leaves);
@@ -88,23 +87,6 @@ class DatasetDistillation(Game):
         images = jax.random.normal(ki, (self.num_images, self.data.num_features),
                                    self.data.x_train.dtype)
         return (images, self.model.init(kw))
-
-    def equilibrium(self):
-        return None
-
-    def predict(self, params, x):
-        """Logits (n, num_classes) of the weights ``params[1]`` for images x (n, 64)."""
-        return logits(self.model, params[1], x)
-
-    def accuracy(self, params, split: str = "val"):
-        """Share of the full ``split`` (``"train"``, ``"val"``, ``"test"``) classified right."""
-        x, y = self.data.split(check_split(split))
-        return split_accuracy(self.model, params[1], x, y)
-
-    def evaluate(self, params) -> dict:
-        """``{"train_loss", "train_accuracy", "val_loss", ..., "test_accuracy"}`` of the
-        follower's weights on the full real splits (cross-entropy, no decay), 0-d arrays."""
-        return evaluate(self.model, params[1], self.data)
 
 
 @register_game

@@ -35,9 +35,8 @@ import jax
 import jax.numpy as jnp
 
 from games._base import Game, register_game
-from games._digits import (Digits, check_batch_size, check_data, check_key, check_model,
-                           check_split, cross_entropy, draw_batch, evaluate, first_batch,
-                           logits, split_accuracy)
+from games._digits import (ClassifierFollower, Digits, check_batch_size, check_data, check_key,
+                           check_model, cross_entropy, draw_batch, first_batch, logits)
 
 __all__ = ["hyperparameter_optimization", "HyperparameterOptimization",
            "MinibatchHyperparameterOptimization", "REGULARIZERS"]
@@ -55,7 +54,7 @@ def _penalty(regularizer: str, lam, w):
 
 
 @register_game
-class HyperparameterOptimization(Game):
+class HyperparameterOptimization(ClassifierFollower, Game):
     """Hyperparameters (player 0) against weights (player 1) on the full digits splits.
 
     Fields: ``data``, a :class:`games.Digits` (arrays are leaves); ``model``
@@ -99,23 +98,6 @@ class HyperparameterOptimization(Game):
         else:
             lam = jax.tree_util.tree_map(lambda p: jnp.full(p.shape, INIT_LOG_DECAY, p.dtype), w)
         return (lam, w)
-
-    def equilibrium(self):
-        return None
-
-    def predict(self, params, x):
-        """Logits (n, num_classes) of the weights ``params[1]`` for images x (n, 64)."""
-        return logits(self.model, params[1], x)
-
-    def accuracy(self, params, split: str = "val"):
-        """Share of the full ``split`` (``"train"``, ``"val"``, ``"test"``) classified right."""
-        x, y = self.data.split(check_split(split))
-        return split_accuracy(self.model, params[1], x, y)
-
-    def evaluate(self, params) -> dict:
-        """``{"train_loss", "train_accuracy", "val_loss", ..., "test_accuracy"}`` on the
-        full splits: unregularised mean cross-entropy and accuracy, 0-d arrays."""
-        return evaluate(self.model, params[1], self.data)
 
 
 @register_game

@@ -22,6 +22,7 @@ References:
 
 from __future__ import annotations
 
+import functools
 import numbers
 
 import jax
@@ -105,9 +106,14 @@ def _positive(name, value):
     return float(value)
 
 
+@jax.jit
+def _losses_and_xi(game, params):
+    return game.losses(params), ravel_pytree(games.simultaneous_gradient(game, params))[0]
+
+
 def _node_record(game, dyn, params, tol):
-    losses = np.asarray(jax.jit(lambda g, p: g.losses(p))(game, params), float)
-    xi = ravel_pytree(jax.jit(games.simultaneous_gradient)(game, params))[0]
+    losses, xi = _losses_and_xi(game, params)
+    losses = np.asarray(losses, float)
     norm = float(np.linalg.norm(np.asarray(xi)))
     finite = bool(np.isfinite(losses).all() and np.isfinite(norm))
     record = {"losses": [float(x) if np.isfinite(x) else None for x in losses],
@@ -126,13 +132,15 @@ def _node_record(game, dyn, params, tol):
 _jit_radius = jax.jit(dynamics.spectral_radius)
 
 
+@functools.partial(jax.jit, static_argnames="steps")
 def _run_to_convergence(game, dyn, starts, steps):
-    """Evolve a stack of starts (leading axis) for ``steps`` steps together."""
+    """Evolve a stack of starts (leading axis) for ``steps`` steps together: one
+    program per shape, reused by every level and node."""
     def one(p):
         traj = dynamics.simulate(game, dyn, p, steps, every=steps, metrics=(),
                                  record_params=False)
         return traj.final.params, traj.diverged_at
-    return jax.jit(jax.vmap(one))(starts)
+    return jax.vmap(one)(starts)
 
 
 def _stack(points):
