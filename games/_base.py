@@ -84,11 +84,40 @@ def register_game(cls):
     cls = dataclasses.dataclass(frozen=True)(cls)
     static = tuple(getattr(cls, "_static", ()))
     names = [f.name for f in dataclasses.fields(cls)]
-    return jax.tree_util.register_dataclass(
-        cls,
-        data_fields=[n for n in names if n not in static],
-        meta_fields=[n for n in names if n in static],
-    )
+    return register_fields(cls, [n for n in names if n not in static],
+                           [n for n in names if n in static])
+
+
+def register_fields(cls, data_fields, meta_fields):
+    """Register a frozen dataclass as a pytree: ``data_fields`` are leaves (with
+    attribute key paths), ``meta_fields`` static.
+
+    Not ``jax.tree_util.register_dataclass``: in jaxlib 0.10 the tree structures
+    of two such classes with the same number of fields compare equal (while
+    their hashes differ), so ``jax.jit`` could reuse one game's compiled program
+    for another game when their cache keys happen to share a bucket.
+    """
+    data_fields, meta_fields = tuple(data_fields), tuple(meta_fields)
+    keys = tuple(jax.tree_util.GetAttrKey(n) for n in data_fields)
+
+    def flatten_with_keys(obj):
+        return (tuple(zip(keys, (getattr(obj, n) for n in data_fields))),
+                tuple(getattr(obj, n) for n in meta_fields))
+
+    def flatten(obj):
+        return (tuple(getattr(obj, n) for n in data_fields),
+                tuple(getattr(obj, n) for n in meta_fields))
+
+    def unflatten(meta, leaves):
+        # Bypasses __init__: JAX rebuilds objects with tracers or placeholder
+        # objects as leaves.
+        obj = object.__new__(cls)
+        for n, v in zip(data_fields + meta_fields, tuple(leaves) + tuple(meta)):
+            object.__setattr__(obj, n, v)
+        return obj
+
+    jax.tree_util.register_pytree_with_keys(cls, flatten_with_keys, unflatten, flatten)
+    return cls
 
 
 def _describe(tree) -> str:

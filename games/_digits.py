@@ -27,6 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from games import checks
+from games._base import register_fields
 
 __all__ = ["load_digits", "Digits", "SPLITS"]
 
@@ -69,10 +70,8 @@ class Digits:
         return getattr(self, f"x_{name}"), getattr(self, f"y_{name}")
 
 
-jax.tree_util.register_dataclass(
-    Digits,
-    data_fields=["x_train", "y_train", "x_val", "y_val", "x_test", "y_test", "mean", "std"],
-    meta_fields=["num_classes"])
+register_fields(Digits, ["x_train", "y_train", "x_val", "y_val", "x_test", "y_test", "mean",
+                         "std"], ["num_classes"])
 
 
 def _size(name, value, default, available):

@@ -438,6 +438,24 @@ def test_jit_takes_games_as_arguments_without_recompiling():
     np.testing.assert_allclose(h(ipd, q), ipd.losses(q), rtol=1e-12)
 
 
+def test_games_of_different_types_never_share_a_compiled_program():
+    # DiracGAN and MatchingPennies flatten alike (one scalar leaf, no static
+    # field): their tree structures must still differ, or jit's caches could hand
+    # one game the other's program (it happened with register_dataclass).
+    dirac, pennies = games.dirac_gan(1.3), games.matching_pennies(1.3)
+    ts = jax.tree_util.tree_structure
+    assert ts(dirac) != ts(pennies)
+    assert ts(dirac) == ts(games.dirac_gan(0.2))
+    paths = [jax.tree_util.keystr(k) for k, _ in jax.tree_util.tree_flatten_with_path(
+        pennies)[0]]
+    assert paths == [".scale"]
+    p = (jnp.asarray(0.0), jnp.asarray(0.0))
+    for _ in range(3):
+        np.testing.assert_allclose(JAC(dirac, p), [[0.0, 0.5], [-0.5, 1.3]], atol=1e-14)
+        np.testing.assert_allclose(JAC(pennies, p), [[0.0, -0.325], [0.325, 0.0]],
+                                   atol=1e-14)
+
+
 def test_games_are_frozen():
     game = games.dirac_gan(0.1)
     with pytest.raises(dataclasses.FrozenInstanceError):
