@@ -3,7 +3,10 @@ import os
 import shutil
 import tempfile
 
-os.environ.setdefault("XLA_FLAGS", "")
+# Compile time dominates the suite; for the small programs tests run, XLA's
+# backend (LLVM) optimisations cost more compile time than they save run time.
+os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "")
+                           + " --xla_backend_optimization_level=0").strip()
 # One persistent compilation cache for the whole session, shared with the
 # subprocesses the CLI tests start (they inherit the environment): programs that
 # lower to the same HLO (the same command run many times, equal games built from
