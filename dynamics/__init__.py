@@ -31,8 +31,8 @@ from dynamics._simgd import simgd
 from dynamics._simulate import (METRICS, Trajectory, distance_to_equilibrium, memory_budget,
                                 simulate)
 from dynamics._stackelberg import FollowerGame, StackelbergState, stackelberg
-from dynamics._sweep import (RateGrid, grid_map, rate_grid, spectral_radius_grid,
-                             steps_to_tolerance_grid)
+from dynamics._sweep import (RateGrid, Sweep, grid_map, rate_grid, spectral_radius_grid,
+                             steps_to_tolerance_grid, sweep)
 
 __all__ = [
     "Dynamics", "make_dynamics",
@@ -43,7 +43,7 @@ __all__ = [
     "GradientState", "MomentumState", "OptimisticState", "OptaxState",
     "ComplexMomentumState", "AggregatedMomentumState", "RecurrentMomentumState",
     "ComplexAdamState", "OptaxComplexMomentumState", "OptaxComplexAdamState",
-    "RateGrid", "grid_map", "rate_grid", "spectral_radius_grid", "steps_to_tolerance_grid",
+    "sweep", "Sweep", "RateGrid", "grid_map", "rate_grid", "spectral_radius_grid", "steps_to_tolerance_grid",
     "simulate", "Trajectory", "METRICS", "distance_to_equilibrium", "memory_budget",
     "linearize", "spectral_radius", "realify",
     "hypergradient", "hypergradient_of_root", "hessian_top_eigenvalue", "HypergradientInfo",

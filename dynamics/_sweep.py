@@ -1,15 +1,21 @@
-"""Convergence-rate sweeps of complex momentum over (lr, |beta|, arg beta) grids.
+"""Sweeps: any dynamics over a grid of hyperparameters, starts and games.
 
-Each sweep is one compiled, vmapped call.  With several devices the flattened
-grid axis is sharded over all of ``jax.devices()`` with ``jax.sharding`` (a
-1-D ``Mesh``), so the same code fills one CPU, several GPUs or, after
-``jax.distributed.initialize``, several hosts.
+``sweep`` is one compiled, vmapped call per chunk.  The flattened grid axis is
+sharded over all of ``jax.devices()`` with ``jax.sharding`` (a 1-D ``Mesh``), so
+the same code fills one CPU, several GPUs or, after
+``jax.distributed.initialize``, the devices of several processes (hosts): each
+process supplies the grid indices of its own devices and receives the whole
+result.  The complex-momentum heatmaps (``spectral_radius_grid``,
+``steps_to_tolerance_grid``) are uses of it.
 """
 
 from __future__ import annotations
 
 import functools
+import inspect
+import math
 import numbers
+from collections.abc import Mapping
 from typing import Callable, NamedTuple
 
 import jax
@@ -19,11 +25,11 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from dynamics._complex_momentum import complex_momentum
 from dynamics._linearize import spectral_radius
-from dynamics._simulate import simulate
+from dynamics._simulate import memory_budget, simulate
 from games import check_params
 
-__all__ = ["RateGrid", "grid_map", "spectral_radius_grid", "steps_to_tolerance_grid",
-           "rate_grid"]
+__all__ = ["sweep", "Sweep", "RateGrid", "grid_map", "spectral_radius_grid",
+           "steps_to_tolerance_grid", "rate_grid"]
 
 
 def _mesh(devices=None):
@@ -74,6 +80,317 @@ def grid_map(fn: Callable, context, *columns, devices=None, chunks: int = 1, pro
         lambda *xs: jnp.concatenate(xs), *out)
 
 
+MEASURES = ("rate", "steps", "final")
+
+
+class Sweep(NamedTuple):
+    """The result of :func:`sweep`: the grid's coordinates and one array per
+    quantity, shaped like the grid (one axis per grid entry, in order, or a single
+    axis for a zipped grid), with trailing axes for vector quantities.
+
+    ``values`` holds, by measure: ``"spectral_radius"`` (rate); ``"steps"`` (steps
+    until the distance to ``at`` is at most ``tol``; ``inf`` where never within
+    ``steps``); ``"final_losses"`` (trailing axis: players) and, when ``at`` is
+    known, ``"final_distance"`` (final); and ``"diverged_at"`` for any measure that
+    simulates (first non-finite step, -1 for none).  A diverged point is a value
+    (``nan``/``inf``/-1 as above), never an error.
+    """
+
+    axes: dict          # name -> 1-D np.ndarray of that axis's values (indices for
+                        # "start"/"game" axes of stacked pytrees)
+    values: dict        # quantity -> np.ndarray
+    product: bool       # Cartesian grid (True) or zipped (False)
+
+    @property
+    def shape(self) -> tuple:
+        return (tuple(len(v) for v in self.axes.values()) if self.product
+                else (len(next(iter(self.axes.values()))),))
+
+    def best(self, quantity: str, k: int = 5, *, largest: bool = False) -> list[dict]:
+        """The ``k`` grid points with the smallest (``largest=True``: largest)
+        finite ``quantity``, as dicts of coordinates plus the value."""
+        v = np.asarray(self.values[quantity], float)
+        if v.ndim != len(self.shape):
+            raise ValueError(f"{quantity!r} is not a scalar per point (shape {v.shape}); "
+                             f"choose one of {_scalar_names(self)}.")
+        flat = v.ravel()
+        order = [i for i in np.argsort(-flat if largest else flat, kind="stable")
+                 if np.isfinite(flat[i])][:k]
+        out = []
+        for i in order:
+            idx = np.unravel_index(i, self.shape) if self.product else (i,) * len(self.axes)
+            row = {name: _item(ax[j]) for (name, ax), j in zip(self.axes.items(), idx)}
+            row[quantity] = float(flat[i])
+            out.append(row)
+        return out
+
+    def arrays(self) -> dict:
+        """Flat ``{name: array}`` for ``np.savez``: ``axis/<name>`` and ``<quantity>``."""
+        out = {f"axis/{k}": np.asarray(v) for k, v in self.axes.items()}
+        out.update({k: np.asarray(v) for k, v in self.values.items()})
+        return out
+
+
+def _scalar_names(res):
+    return [k for k, v in res.values.items() if np.ndim(v) == len(res.shape)]
+
+
+def _item(x):
+    x = np.asarray(x)
+    return complex(x) if np.iscomplexobj(x) else float(x)
+
+
+_TREE_AXES = ("start", "game")      # grid entries that are stacked pytrees, not numbers
+
+
+def _axes(factory, grid, product):
+    """Validated axes: name -> numbers (1-D array) or a stacked pytree ("start", "game")."""
+    if not callable(factory):
+        raise TypeError(f"factory must be a callable returning a dynamics.Dynamics (e.g. "
+                        f"dynamics.momentum); got {type(factory).__name__}.")
+    if not isinstance(grid, Mapping) or not grid:
+        raise ValueError(f"grid must be a non-empty dict name -> values (e.g. {{'lr': "
+                         f"np.linspace(0.01, 0.5, 64)}}); got {grid!r}.")
+    valid = _parameter_names(factory)
+    axes, sizes = {}, {}
+    for name, values in grid.items():
+        if name in _TREE_AXES:
+            leaves = jax.tree_util.tree_leaves(values)
+            if not leaves or any(jnp.ndim(x) == 0 for x in leaves):
+                raise ValueError(f"grid[{name!r}] must be a stacked pytree (leading axis: "
+                                 f"the points); got {values!r}.")
+            sizes[name] = int(jnp.shape(leaves[0])[0])
+            axes[name] = values
+            continue
+        if valid is not None and name not in valid:
+            raise ValueError(f"unknown hyperparameter {name!r} for "
+                             f"{getattr(factory, '__name__', factory)!r}; valid: "
+                             f"{', '.join(valid)} (and 'start', 'game' for stacked starts "
+                             f"or games).")
+        v = np.asarray(values)
+        if v.ndim != 1 or v.size == 0:
+            raise ValueError(f"grid[{name!r}] must be a non-empty 1-D sequence of numbers; "
+                             f"got shape {v.shape}.")
+        if not np.issubdtype(v.dtype, np.number) or v.dtype == bool:
+            raise TypeError(f"grid[{name!r}] must hold numbers; got dtype {v.dtype}.")
+        if not np.isfinite(v).all():
+            raise ValueError(f"grid[{name!r}] has non-finite values at positions "
+                             f"{np.flatnonzero(~np.isfinite(v)).tolist()[:5]}; a sweep "
+                             f"takes finite settings (divergence is a result, not an input).")
+        axes[name], sizes[name] = v, v.size
+    if not product and len(set(sizes.values())) > 1:
+        raise ValueError(f"a zipped grid (product=False) needs equal lengths; got {sizes}.")
+    return axes, sizes
+
+
+def _parameter_names(factory):
+    try:
+        params = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind == p.VAR_KEYWORD for p in params):
+        return None
+    return [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+
+
+@functools.lru_cache(maxsize=64)
+def _point_fn(factory, names, shape, measures, steps, unroll):
+    """One grid point from its flat index; cached so equal sweeps share a program."""
+    def point(ctx, index):
+        game, start, at, tol, numbers = ctx["game"], ctx["start"], ctx["at"], ctx["tol"], \
+            ctx["numbers"]
+        idx = jnp.unravel_index(index, shape) if len(shape) > 1 else (index,) * len(names)
+        hyper = {}
+        for name, i in zip(names, idx):
+            if name == "start":
+                start = jax.tree_util.tree_map(lambda x: x[i], start)
+            elif name == "game":
+                game = jax.tree_util.tree_map(lambda x: x[i], game)
+            else:
+                hyper[name] = numbers[name][i]
+        dyn = factory(**hyper)
+        out = {}
+        if "rate" in measures:
+            out["spectral_radius"] = spectral_radius(game, dyn, at)
+        if "steps" in measures or "final" in measures:
+            events = {}
+            if "steps" in measures:
+                target = jax.tree_util.tree_leaves(at)
+
+                def within(g, params):
+                    sq = sum(jnp.sum((p - q) ** 2) for p, q in
+                             zip(jax.tree_util.tree_leaves(params), target))
+                    return sq <= tol ** 2
+                events["hit"] = within
+            traj = simulate(game, dyn, start, steps, every=steps, metrics=(),
+                            events=events or None, record_params=False, unroll=unroll)
+            if "steps" in measures:
+                out["steps"] = traj.events["hit"]
+            if "final" in measures:
+                final = traj.final.params
+                out["final_losses"] = game.losses(final)
+                if at is not None:
+                    out["final_distance"] = jnp.sqrt(sum(
+                        jnp.sum((p - q) ** 2) for p, q in
+                        zip(jax.tree_util.tree_leaves(final), jax.tree_util.tree_leaves(at))))
+            out["diverged_at"] = traj.diverged_at
+        return out
+    return point
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled(point, devices):
+    sharding = NamedSharding(_mesh(devices), PartitionSpec("grid"))
+    return jax.jit(jax.vmap(point, in_axes=(None, 0)), out_shardings=sharding)
+
+
+def sweep(game, factory, grid, *, measure="rate", params=None, at=None, steps: int = 1000,
+          tol: float = 1e-6, product: bool = True, devices=None, chunks: int | None = None,
+          progress=None) -> Sweep:
+    """Evaluate a dynamics over a grid of hyperparameters, starts and games.
+
+    One compiled, vmapped call per chunk, the grid axis sharded over ``devices``
+    (default all devices of all processes, so after ``jax.distributed.initialize``
+    one call spans every host).  Grid points are built on the device from their
+    flat index; only the axes' values travel.
+
+    Args:
+      game: the game (or, with a ``"game"`` grid entry, a template it replaces).
+      factory: ``factory(**hyperparameters) -> Dynamics``, e.g. ``dynamics.momentum``
+        or ``lambda lr, mag, arg: dynamics.complex_momentum(lr, mag *
+        jnp.exp(1j * arg))``.  Pass the same function object to reuse programs.
+      grid: dict name -> values.  Names are the factory's parameters (an unknown
+        one is an error listing the valid ones), plus ``"start"`` (a stack of
+        starts, leading axis the points) and ``"game"`` (a stack of games of one
+        type, e.g. ``jax.vmap(games.adversarial)(gammas)``).
+      measure: ``"rate"`` (spectral radius of the step map at ``at``), ``"steps"``
+        (steps from the start until the distance to ``at`` is at most ``tol``),
+        ``"final"`` (losses and distance to ``at`` after ``steps`` steps), or a
+        tuple of them.
+      params: the start for simulating measures (unless the grid has "start").
+      at: the point for ``"rate"`` and distances (default ``game.equilibrium()``).
+      steps, tol: simulated steps and the distance tolerance.
+      product: Cartesian product of the axes (default) or zip them.
+      devices: the devices to shard over (default ``jax.devices()``).
+      chunks: run the grid as this many compiled calls (default: as few as fit
+        in memory, see below); ``progress(done, total)`` is called after each.
+
+    Returns a :class:`Sweep`.  Before running, the memory of one chunk is estimated
+    and a grid that would not fit is refused with the number of chunks to pass.
+    """
+    measures = (measure,) if isinstance(measure, str) else tuple(measure)
+    bad = [m for m in measures if m not in MEASURES]
+    if bad or not measures:
+        raise ValueError(f"measure must be one of {', '.join(MEASURES)} or a tuple of them; "
+                         f"got {measure!r}.")
+    axes, sizes = _axes(factory, grid, product)
+    names = tuple(axes)
+    steps = _positive_int("steps", steps)
+    try:
+        ok = float(tol) > 0 and math.isfinite(float(tol))
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ValueError(f"tol must be a positive finite number; got {tol!r}.")
+    template = game if "game" not in axes else jax.tree_util.tree_map(
+        lambda x: x[0], axes["game"])
+    start = params
+    if "start" in axes:
+        start = axes["start"]
+        check_params(template, jax.tree_util.tree_map(lambda x: x[0], start))
+    elif any(m in measures for m in ("steps", "final")):
+        if params is None:
+            raise ValueError(f"measure {measure!r} simulates from a start: pass params= (or a "
+                             f"'start' grid entry).")
+        check_params(template, params)
+    if at is None:
+        at = template.equilibrium()
+    if at is None and ("rate" in measures or "steps" in measures):
+        raise ValueError(f"{type(template).__name__} has no known equilibrium: pass at= for "
+                         f"measure {measure!r}.")
+    if at is not None:
+        check_params(template, at)
+    shape = tuple(sizes.values()) if product else (next(iter(sizes.values())),)
+    n = math.prod(shape)
+    devices = tuple(jax.devices() if devices is None else devices)
+    # Measured with benchmarks/rates.py: unrolling makes XLA:CPU recompute the
+    # gradient's inputs in several kernels per step (1.4-2x slower), while on a
+    # GPU unroll=4 is 2-3x faster than 1.
+    unroll = 1 if jax.default_backend() == "cpu" else 4
+    point = _point_fn(factory, names, shape, measures, steps, unroll)
+    numbers_ = {k: jnp.asarray(v) for k, v in axes.items() if k not in _TREE_AXES}
+    ctx = {"game": axes.get("game", game), "start": start, "at": at,
+           "tol": jnp.asarray(tol, float), "numbers": numbers_}
+    one = None if start is None or "start" not in axes else jax.tree_util.tree_map(
+        lambda x: x[0], start)
+    chunks = _chunks(point, ctx, one if one is not None else (start if start is not None
+                                                              else at), n, len(devices),
+                     chunks)
+    size = -(-n // chunks)
+    size += (-size) % len(devices)
+    compiled = _compiled(point, devices)
+    sharding = NamedSharding(_mesh(devices), PartitionSpec("grid"))
+    ctx = jax.device_put(ctx, NamedSharding(_mesh(devices), PartitionSpec()))
+    parts = []
+    for offset in range(0, n, size):
+        index = jax.make_array_from_callback(
+            (size,), sharding,
+            lambda s, o=offset: np.minimum(np.arange(o, o + size)[s], n - 1))
+        parts.append(_gather(compiled(ctx, index)))
+        if progress is not None:
+            progress(min(offset + size, n), n)
+    values = {k: np.concatenate([p[k] for p in parts])[:n] for k in parts[0]}
+    values = {k: v.reshape(shape + v.shape[1:]) for k, v in values.items()}
+    if "steps" in values:
+        v = values["steps"].astype(float)
+        v[v < 0] = np.inf
+        values["steps"] = v
+    coords = {k: (np.arange(sizes[k]) if k in _TREE_AXES else v) for k, v in axes.items()}
+    return Sweep(coords, values, bool(product))
+
+
+def _gather(tree):
+    """Every process gets the whole result (the grid may span several hosts)."""
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+        return jax.tree_util.tree_map(np.asarray, multihost_utils.process_allgather(
+            tree, tiled=True))
+    return jax.tree_util.tree_map(np.asarray, tree)
+
+
+def _chunks(point, ctx, state, n, ndev, chunks):
+    """The chunk count: as asked, else the fewest whose memory fits (estimated
+    per point); refuse a request that does not fit."""
+    per_point = _bytes_per_point(point, ctx, state)
+    budget = memory_budget() * ndev
+    fit = max(1, -(-(per_point * n) // budget))
+    if chunks is None:
+        return min(fit, n)
+    chunks = _positive_int("chunks", chunks)
+    if -(-n // chunks) * per_point > budget:
+        raise ValueError(
+            f"a chunk of {-(-n // chunks)} grid points needs about "
+            f"{-(-n // chunks) * per_point / 2**30:.1f} GiB ({per_point} bytes a point), "
+            f"more than the {budget / 2**30:.1f} GiB available: pass chunks={fit} or more.")
+    return min(chunks, n)
+
+
+def _bytes_per_point(point, ctx, params):
+    shapes = jax.eval_shape(lambda c: point(c, jnp.zeros((), jnp.int32)), ctx)
+    out = sum(math.prod(x.shape) * x.dtype.itemsize for x in jax.tree_util.tree_leaves(shapes))
+    size = sum(math.prod(jnp.shape(x)) for x in jax.tree_util.tree_leaves(params))
+    # The big terms: the state with its buffers (a few copies of the parameters,
+    # complex ones twice) and, for rates, the dense step-map Jacobian over them.
+    d = 4 * max(1, size)
+    return out + 8 * (4 * d + 2 * d * d)
+
+
+def _positive_int(name, v):
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
+        raise ValueError(f"{name} must be a positive int; got {v!r}.")
+    return int(v)
+
+
 class RateGrid(NamedTuple):
     """A sweep's axes and results; arrays have shape (len(lrs), len(mags), len(args))."""
 
@@ -84,89 +401,62 @@ class RateGrid(NamedTuple):
     steps: np.ndarray | None          # simulated steps to tolerance (inf: not reached)
 
 
-def _grid_columns(lrs, mags, args):
+def _grid(lrs, mags, args):
     lrs, mags, args = (np.asarray(v, dtype=float).ravel() for v in (lrs, mags, args))
-    L, M, A = np.meshgrid(lrs, mags, args, indexing="ij")
-    beta = M * np.exp(1j * A)
-    return (lrs, mags, args), L.ravel(), beta.ravel(), L.shape
+    return {"lr": lrs, "beta_abs": mags, "beta_arg": args}
 
 
-@functools.lru_cache(maxsize=None)
-def _radius_fn(alternating):
-    def fn(ctx, lr, beta):
-        game, eq = ctx
-        return spectral_radius(game, complex_momentum(lr, beta, alternating=alternating), eq)
-    return fn
+def _polar(lr, beta_abs, beta_arg):
+    return complex_momentum(lr, beta_abs * jnp.exp(1j * beta_arg))
+
+
+def _polar_alternating(lr, beta_abs, beta_arg):
+    return complex_momentum(lr, beta_abs * jnp.exp(1j * beta_arg), alternating=True)
+
+
+def _default_chunks(progress):
+    return 10 if progress is not None else None
 
 
 def spectral_radius_grid(game, lrs, mags, args, *, alternating=False, at=None,
                          devices=None, progress=None) -> np.ndarray:
-    """Spectral radius of complex momentum at ``at`` (default the equilibrium) per setting.
+    """Spectral radius of complex momentum at ``at`` (default the equilibrium) per
+    setting beta = mag * exp(i arg): ``sweep(game, factory, {"lr": lrs, "beta_abs":
+    mags, "beta_arg": args})``, shape (len(lrs), len(mags), len(args)).
 
     Eigenvalues of non-symmetric matrices are computed on the CPU by XLA; on
     an accelerator use :func:`steps_to_tolerance_grid`.  ``progress(done, total)``
-    (grid points) is called as the grid goes, in chunks (see :func:`grid_map`).
+    (grid points) is called after each of 10 chunks.
     """
-    at = game.equilibrium() if at is None else at
-    if at is None:
-        raise ValueError(f"{type(game).__name__} has no known equilibrium; pass at=params.")
-    check_params(game, at)
-    _, lr, beta, shape = _grid_columns(lrs, mags, args)
-    out = grid_map(_radius_fn(bool(alternating)), (game, at), jnp.asarray(lr),
-                   jnp.asarray(beta), devices=devices, progress=progress)
-    return np.asarray(out)[: lr.size].reshape(shape)
-
-
-@functools.lru_cache(maxsize=None)
-def _steps_fn(alternating, steps, unroll):
-    def fn(ctx, lr, beta):
-        game, start, tol = ctx
-        eq = jax.tree_util.tree_leaves(game.equilibrium())
-
-        def within(game, params):
-            # Leafwise sums of squares: no ravel/concatenate in the loop.
-            sq = sum(jnp.sum((p - q) ** 2)
-                     for p, q in zip(jax.tree_util.tree_leaves(params), eq))
-            return sq <= tol**2
-
-        traj = simulate(game, complex_momentum(lr, beta, alternating=alternating), start,
-                        steps, every=steps, metrics=(), events={"hit": within},
-                        unroll=unroll)
-        return traj.events["hit"]
-    return fn
+    res = sweep(game, _polar_alternating if alternating else _polar, _grid(lrs, mags, args),
+                measure="rate", at=at, devices=devices, progress=progress,
+                chunks=_default_chunks(progress))
+    return res.values["spectral_radius"]
 
 
 def steps_to_tolerance_grid(game, start, lrs, mags, args, *, steps: int, tol: float = 1e-6,
                             alternating=False, devices=None, progress=None) -> np.ndarray:
-    """Simulated steps until the distance to the equilibrium is <= ``tol`` (inf if never).
+    """Simulated steps until the distance to the equilibrium is <= ``tol`` (inf if
+    never) per setting beta = mag * exp(i arg): :func:`sweep` with
+    ``measure="steps"``, shape (len(lrs), len(mags), len(args)).
 
     Each grid point is a ``simulate`` run with a first-hit event, so divergence
     tracking and the step loop are the engine's own.  ``progress(done, total)``
-    (grid points) is called as the grid goes, in chunks (see :func:`grid_map`).
+    (grid points) is called after each of 10 chunks.
     """
     if game.equilibrium() is None:
         raise ValueError(f"{type(game).__name__} has no known equilibrium to measure "
                          f"distances to.")
-    check_params(game, start)
-    if not isinstance(steps, numbers.Integral) or isinstance(steps, bool) or steps < 1:
-        raise ValueError(f"steps must be a positive int; got {steps!r}.")
-    _, lr, beta, shape = _grid_columns(lrs, mags, args)
-    # Measured with benchmarks/rates.py: unrolling makes XLA:CPU recompute the
-    # gradient's inputs in several kernels per step (1.4-2x slower), while on a
-    # GPU unroll=4 is 2-3x faster than 1.
-    unroll = 1 if jax.default_backend() == "cpu" else 4
-    fn = _steps_fn(bool(alternating), int(steps), unroll)
-    out = np.asarray(grid_map(fn, (game, start, jnp.asarray(tol, float)), jnp.asarray(lr),
-                              jnp.asarray(beta), devices=devices,
-                              progress=progress))[: lr.size].astype(float)
-    out[out < 0] = np.inf
-    return out.reshape(shape)
+    res = sweep(game, _polar_alternating if alternating else _polar, _grid(lrs, mags, args),
+                measure="steps", params=start, steps=steps, tol=tol, devices=devices,
+                progress=progress, chunks=_default_chunks(progress))
+    return res.values["steps"]
 
 
 def rate_grid(game, lrs, mags, args, *, alternating=False, start=None, steps=None,
               tol=1e-6, devices=None) -> RateGrid:
     """Spectral radii over the grid, and simulated steps to ``tol`` when ``start`` is given."""
-    (lrs, mags, args), *_ = _grid_columns(lrs, mags, args)
+    lrs, mags, args = _grid(lrs, mags, args).values()
     rho = spectral_radius_grid(game, lrs, mags, args, alternating=alternating,
                                devices=devices)
     sim = None

@@ -77,6 +77,7 @@ OPTAX_TRANSFORMS = {
 # Exported names of dynamics that are not dynamics factories.
 DYNAMICS_NOT_FACTORIES = {
     "Dynamics", "make_dynamics", "augmented_matrix", "RateGrid", "grid_map", "rate_grid",
+    "sweep", "Sweep",
     "spectral_radius_grid", "steps_to_tolerance_grid", "simulate", "Trajectory", "METRICS",
     "distance_to_equilibrium", "memory_budget", "linearize", "spectral_radius", "realify",
     # hypergradients and their linear-solve methods (tests/test_hypergradient.py)

@@ -152,12 +152,12 @@ def test_sigterm_at_any_moment_leaves_the_old_or_the_new_run(refs, tmp_path):
     runs, took = refs
     fp_old, fp_new = fingerprint(runs["old"]), fingerprint(runs["new"])
     rng = random.Random(1234)
-    # Six delays stratified over [0, 1.25 x a whole run]: during start-up and
+    # Four delays stratified over [0, 1.25 x a whole run]: during start-up and
     # imports, the computation, the writing, and after the run would have
     # finished; then two signals timed by what the run has written: as soon as
     # its temporary folder exists (computing), and as soon as its partial
     # results.json does (computed, writing the report).
-    n = 6
+    n = 4
     triggers = [("delay", 1.25 * took * (i + rng.random()) / n) for i in range(n)]
     triggers += [("tmp folder", None), ("partial results", None)]
     seen = []

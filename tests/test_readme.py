@@ -27,6 +27,4 @@ def test_quickstart_runs_and_prints_rates(capsys):
     assert f"rate {0.85 ** 0.5:.4f}" in lines[0]
 
 
-def test_every_python_block_runs():
-    for i, code in enumerate(_blocks("python")[1:], start=1):
-        exec(compile(code, f"README-block-{i}", "exec"), {})
+# Every block runs (in float32, what users get): tests/test_float32.py.
