@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
-__all__ = ["main", "build_parser", "COMMANDS"]
+__all__ = ["main", "build_parser", "COMMANDS", "default_cache_dir"]
 
 # name -> module (imported when the parser is built)
 COMMANDS = {
@@ -22,6 +23,7 @@ COMMANDS = {
     "ho": "experiments.ho",
     "lyapunov": "experiments.lyapunov",
     "grr": "experiments.grr",
+    "sweep": "experiments.sweep",
 }
 
 
@@ -34,8 +36,39 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=mod.HELP, description=mod.DESCRIPTION,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         mod.add_arguments(p)
+        _add_cache_options(p)
         p.set_defaults(_main=mod.main)
     return parser
+
+
+def default_cache_dir() -> str:
+    """``$JAX_COMPILATION_CACHE_DIR`` if set, else ``gamedyn/jax`` under the user's
+    cache directory (``$XDG_CACHE_HOME``, default ``~/.cache``)."""
+    if os.environ.get("JAX_COMPILATION_CACHE_DIR"):
+        return os.environ["JAX_COMPILATION_CACHE_DIR"]
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "gamedyn", "jax")
+
+
+def _add_cache_options(p) -> None:
+    g = p.add_argument_group("compilation cache")
+    g.add_argument("--cache-dir", metavar="DIR", default=None,
+                   help="keep compiled programs here, so a second run skips compiling "
+                   f"(default {default_cache_dir()})")
+    g.add_argument("--no-cache", action="store_true",
+                   help="compile everything afresh, keep nothing")
+
+
+def _enable_cache(args) -> None:
+    import jax
+    if args.no_cache:
+        jax.config.update("jax_compilation_cache_dir", None)
+        jax.config.update("jax_enable_compilation_cache", False)
+        return
+    jax.config.update("jax_compilation_cache_dir", args.cache_dir or default_cache_dir())
+    # Small programs too: a command compiles dozens of them, each well under 1 s.
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 
 def main(argv=None) -> int:
@@ -50,6 +83,7 @@ def main(argv=None) -> int:
     import jax
     # Analysis tables want distances down to 1e-6 and rates to many digits.
     jax.config.update("jax_enable_x64", True)
+    _enable_cache(args)
     from experiments._rundir import Interrupted
     from experiments.registry import UsageError
     try:

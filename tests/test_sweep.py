@@ -152,3 +152,80 @@ def test_bad_input():
         small = dynamics.sweep(XY, dynamics.simgd, {"lr": np.linspace(0.01, 1, 64)})
     np.testing.assert_array_equal(small.values["spectral_radius"], dynamics.sweep(
         XY, dynamics.simgd, {"lr": np.linspace(0.01, 1, 64)}).values["spectral_radius"])
+
+
+# ------------------------------------------------------------------ gamedyn sweep
+
+GRID = "lr=0.1:0.5:5,beta=-0.5:0.5:3"
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _env(devices=None):
+    env = dict(os.environ, JAX_PLATFORMS="cpu")
+    if devices:
+        env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
+    return env
+
+
+def _gamedyn(*args, env):
+    return subprocess.Popen([sys.executable, "-m", "experiments.cli", *args], cwd=ROOT,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_defaults_table_files_and_bad_input(tmp_path, capsys):
+    from experiments.cli import main
+    assert main(["sweep", "--out", str(tmp_path / "run")]) == 0
+    out = capsys.readouterr().out
+    assert "spectral_radius over lr 0.01..0.5 (64) x beta -0.9..0.9 (64)" in out
+    res = json.loads((tmp_path / "run" / "results.json").read_text())
+    arrays = np.load(tmp_path / "run" / "sweep.npz")
+    assert arrays["spectral_radius"].shape == (64, 64) and res["points"] == 4096
+    assert (tmp_path / "run" / "sweep.png").exists()
+    best = res["best"][0]
+    assert best["spectral_radius"] == arrays["spectral_radius"].min()
+    assert best["beta"] < 0          # alternating momentum: negative beta (Gidel et al.)
+    for argv, message in [
+            (["--grid", "lr=0.1:0.5:4,bta=0:1:3"], "unknown hyperparameter 'bta'"),
+            (["--grid", "lr=0.1:0.5"], "low:high:count"),
+            (["--grid", "lr=nan"], "not finite"),
+            (["--coordinator", "127.0.0.1:1"], "need --distributed")]:
+        assert main(["sweep", *argv, "--out", str(tmp_path / "bad")]) == 2
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()
+
+
+@pytest.mark.slow
+def test_two_processes_with_two_devices_each_equal_one_device(tmp_path):
+    port, out = _free_port(), tmp_path / "dist"
+    procs = [_gamedyn("sweep", "--grid", GRID, "--measure", "steps", "--distributed",
+                      "--coordinator", f"127.0.0.1:{port}", "--num-processes", "2",
+                      "--process-id", str(i), "--no-plots", "--out", str(out),
+                      env=_env(devices=2)) for i in range(2)]
+    for p in procs:
+        stdout, stderr = p.communicate(timeout=300)
+        assert p.returncode == 0, stderr[-2000:]
+    res = json.loads((out / "results.json").read_text())
+    assert res["devices"] == {"count": 4, "processes": 2, "platform": "cpu"}
+    single = _gamedyn("sweep", "--grid", GRID, "--measure", "steps", "--no-plots", "--out",
+                      str(tmp_path / "one"), env=_env())
+    assert single.wait(timeout=300) == 0, single.stderr.read()[-2000:]
+    a, b = np.load(out / "sweep.npz"), np.load(tmp_path / "one" / "sweep.npz")
+    assert sorted(a.files) == sorted(b.files)
+    for k in a.files:
+        np.testing.assert_array_equal(a[k], b[k])
+    assert np.isfinite(a["steps"]).any() and not np.isfinite(a["steps"]).all()
+
+
+def test_an_unreachable_coordinator_is_a_clear_error_not_a_hang(tmp_path):
+    p = _gamedyn("sweep", "--distributed", "--coordinator", f"127.0.0.1:{_free_port()}",
+                 "--num-processes", "2", "--process-id", "1", "--timeout", "2",
+                 "--out", str(tmp_path / "x"), env=_env())
+    _, stderr = p.communicate(timeout=120)
+    assert p.returncode == 2, stderr[-2000:]
+    assert "no coordinator answered at 127.0.0.1:" in stderr and "within --timeout 2 s" in stderr
+    assert not (tmp_path / "x").exists()
