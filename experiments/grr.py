@@ -32,9 +32,11 @@ GAMES = {
     "ipd": "the exact IPD (5 logits per player, discount 0.96)",
     "mix": "tau * matching pennies + (1 - tau) * small IPD (--tau)",
 }
-# base-learner steps to convergence and solution tolerance, per dynamics
+# base-learner steps to convergence and solution tolerance (|xi| and the step
+# map's radius - 1), per dynamics: LOLA's steps cost more, so it runs fewer and
+# stops further from its limit
 STEPS = {"simgd": 2000, "lola": 500}
-TOL = {"simgd": 1e-3, "lola": 2e-2}
+TOL = {"simgd": 1e-2, "lola": 2e-2}
 DEFAULTS = dict(game="small_ipd", dynamics="simgd", tau=0.95, lr=1.0, depth=1, branches=1,
                 eps=0.1, start=None, seed=0, out="runs/grr")
 
@@ -195,7 +197,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                             f"{k}: {v}" for k, v in GAMES.items()))
     parser.add_argument("--dynamics", default=d["dynamics"], choices=DYNAMICS,
                         help=f"the base learner (default {d['dynamics']}; it runs "
-                        f"{STEPS['simgd']} steps for simgd, {STEPS['lola']} for lola)")
+                        f"{STEPS['simgd']} steps for simgd, {STEPS['lola']} for lola; a node "
+                        f"is a solution when |xi| and its step map's radius - 1 are at most "
+                        f"{TOL['simgd']:g} for simgd, {TOL['lola']:g} for lola)")
     parser.add_argument("--tau", type=float_in(0, 1), default=d["tau"],
                         help=f"mix: weight of matching pennies (default {d['tau']})")
     parser.add_argument("--lr", type=float_in(0, 100, low_open=True), default=d["lr"],

@@ -178,7 +178,7 @@ def _start_tree(tree, game, dyn, params, tol, settings):
 
 
 def grr(game, dyn, params, *, key, max_depth: int = 1, num_branches: int = 1,
-        eps: float = 0.1, steps: int = 2000, tol: float = 1e-3, lyapunov_steps: int = 20,
+        eps: float = 0.1, steps: int = 2000, tol: float = 1e-2, lyapunov_steps: int = 20,
         ascent_lr: float = 0.1, ascent_iters: int = 100, objective: str = "max",
         tree: SearchTree | None = None, progress=None, checkpoint=None) -> SearchTree:
     """Generalized Ridge Rider: branch at bifurcations found by ascending Lyapunov
@@ -199,7 +199,9 @@ def grr(game, dyn, params, *, key, max_depth: int = 1, num_branches: int = 1,
     4. a child is a solution when finite with |xi| <= ``tol`` and the spectral
        radius of ``dyn``'s step map there at most 1 + ``tol`` (``dynamics.
        spectral_radius``): a point the learner stays at, not a saddle or a point
-       it spirals out of.
+       it spirals out of.  The default ``tol`` 1e-2 allows for solutions with
+       saturated policies (logits running off to infinity, as on the IPD and its
+       mixtures), which gradient dynamics approach only like 1/t.
 
     Args:
       game, dyn: the game and the base learner (e.g. ``dynamics.simgd(1.0)`` or

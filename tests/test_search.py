@@ -201,8 +201,7 @@ def test_grr_branches_at_a_rotational_bifurcation_the_saddle_criterion_misses():
         v = v - jnp.linalg.solve(jax.jacfwd(xi)(v), xi(v))
     start = (v[0], v[1])
     assert search.saddle_directions(g, start)[1] == []            # Ridge Rider: no branch
-    tree = search.grr(g, dyn, start, key=jax.random.key(0), num_branches=2, steps=5000,
-                      tol=1e-2)
+    tree = search.grr(g, dyn, start, key=jax.random.key(0), num_branches=2)   # defaults
     root = tree.graph.nodes[0]
     branch_point = search.decode_params(root["branch_point"])
     assert root["exponents"][0] > 0
