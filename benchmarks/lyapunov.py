@@ -66,7 +66,6 @@ def main(argv=None) -> int:
 
     import jax
     jax.config.update("jax_enable_x64", True)
-    import jax.numpy as jnp
 
     import dynamics
     import games
@@ -98,7 +97,7 @@ def main(argv=None) -> int:
             first = k
         print(f"{k:>8} {k:>7} {1e3 * times[k]:>10.2f} {values[k]:>11.6f} {err:>10.2e} "
               f"{k * err:>10.3f}")
-    print(f"first horizon with error <= 1e-3: "
+    print("first horizon with error <= 1e-3: "
           + (f"k = {first} ({first} JVPs, {1e3 * times[first]:.1f} ms)" if first else
              "none of those run; pass longer --horizons"))
 

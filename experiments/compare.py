@@ -213,7 +213,7 @@ def main(args) -> int:
                               beta=args.beta, seed=args.seed, progress=bar.step,
                               checkpoint=checkpoint)
         report(results, tmp, plots=not args.no_plots, echo=None)
-    print(f"wrote results.json, distances.npz"
+    print("wrote results.json, distances.npz"
           + (f" and {len(results['games'])} PNGs" if not args.no_plots else "")
           + f" under {args.out}/")
     return 0

@@ -375,6 +375,6 @@ def main(args: argparse.Namespace) -> int:
                               checkpoint=partial_writer(tmp))
         report(results, tmp, plots=not args.no_plots)
     n = len(results["optimizers"])
-    print(f"wrote results.json, samples.npz"
+    print("wrote results.json, samples.npz"
           + ("" if args.no_plots else f" and {n} PNG{'s' * (n > 1)}") + f" under {args.out}/")
     return 0
