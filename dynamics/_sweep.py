@@ -197,8 +197,7 @@ def _parameter_names(factory):
 def _point_fn(factory, names, shape, measures, steps, unroll):
     """One grid point from its flat index; cached so equal sweeps share a program."""
     def point(ctx, index):
-        game, start, at, tol, numbers = ctx["game"], ctx["start"], ctx["at"], ctx["tol"], \
-            ctx["numbers"]
+        game, start, at, tol = ctx["game"], ctx["start"], ctx["at"], ctx["tol"]
         idx = jnp.unravel_index(index, shape) if len(shape) > 1 else (index,) * len(names)
         hyper = {}
         for name, i in zip(names, idx):
@@ -207,7 +206,7 @@ def _point_fn(factory, names, shape, measures, steps, unroll):
             elif name == "game":
                 game = jax.tree_util.tree_map(lambda x: x[i], game)
             else:
-                hyper[name] = numbers[name][i]
+                hyper[name] = ctx["axes"][name][i]
         dyn = factory(**hyper)
         out = {}
         if "rate" in measures:
@@ -318,14 +317,12 @@ def sweep(game, factory, grid, *, measure="rate", params=None, at=None, steps: i
     # GPU unroll=4 is 2-3x faster than 1.
     unroll = 1 if jax.default_backend() == "cpu" else 4
     point = _point_fn(factory, names, shape, measures, steps, unroll)
-    numbers_ = {k: jnp.asarray(v) for k, v in axes.items() if k not in _TREE_AXES}
     ctx = {"game": axes.get("game", game), "start": start, "at": at,
-           "tol": jnp.asarray(tol, float), "numbers": numbers_}
-    one = None if start is None or "start" not in axes else jax.tree_util.tree_map(
-        lambda x: x[0], start)
-    chunks = _chunks(point, ctx, one if one is not None else (start if start is not None
-                                                              else at), n, len(devices),
-                     chunks)
+           "tol": jnp.asarray(tol, float),
+           "axes": {k: jnp.asarray(v) for k, v in axes.items() if k not in _TREE_AXES}}
+    one_start = (jax.tree_util.tree_map(lambda x: x[0], start) if "start" in axes
+                 else start if start is not None else at)
+    chunks = _chunks(point, ctx, one_start, "rate" in measures, n, len(devices), chunks)
     size = -(-n // chunks)
     size += (-size) % len(devices)
     compiled = _compiled(point, devices)
@@ -358,10 +355,10 @@ def _gather(tree):
     return jax.tree_util.tree_map(np.asarray, tree)
 
 
-def _chunks(point, ctx, state, n, ndev, chunks):
+def _chunks(point, ctx, params, jacobian, n, ndev, chunks):
     """The chunk count: as asked, else the fewest whose memory fits (estimated
     per point); refuse a request that does not fit."""
-    per_point = _bytes_per_point(point, ctx, state)
+    per_point = _bytes_per_point(point, ctx, params, jacobian)
     budget = memory_budget() * ndev
     fit = max(1, -(-(per_point * n) // budget))
     if chunks is None:
@@ -375,14 +372,14 @@ def _chunks(point, ctx, state, n, ndev, chunks):
     return min(chunks, n)
 
 
-def _bytes_per_point(point, ctx, params):
+def _bytes_per_point(point, ctx, params, jacobian):
     shapes = jax.eval_shape(lambda c: point(c, jnp.zeros((), jnp.int32)), ctx)
     out = sum(math.prod(x.shape) * x.dtype.itemsize for x in jax.tree_util.tree_leaves(shapes))
     size = sum(math.prod(jnp.shape(x)) for x in jax.tree_util.tree_leaves(params))
     # The big terms: the state with its buffers (a few copies of the parameters,
     # complex ones twice) and, for rates, the dense step-map Jacobian over them.
     d = 4 * max(1, size)
-    return out + 8 * (4 * d + 2 * d * d)
+    return out + 8 * (4 * d + (2 * d * d if jacobian else 0))
 
 
 def _positive_int(name, v):

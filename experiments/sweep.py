@@ -20,6 +20,7 @@ from experiments import _io
 from experiments._args import SEED_MAX, float_in, int_in
 from experiments._progress import progress_bar
 from experiments._rundir import output_folder
+from experiments.rates import _start
 from experiments.registry import GAMES, UsageError, describe_choices, resolve
 
 __all__ = ["DYNAMICS", "DEFAULTS", "parse_grid", "compute", "report", "add_arguments", "main"]
@@ -96,14 +97,6 @@ def parse_grid(text: str) -> dict:
         raise UsageError(f"--grid has {points} points, more than {MAX_POINTS}; use fewer "
                          f"points per axis.")
     return grid
-
-
-def _start(game, radius, seed):
-    """The equilibrium plus a random direction of length ``radius``."""
-    from jax.flatten_util import ravel_pytree
-    eq, unravel = ravel_pytree(game.equilibrium())
-    direction, _ = ravel_pytree(game.init(jax.random.key(seed)))
-    return unravel(eq + radius * direction / jnp.linalg.norm(direction))
 
 
 def compute(game: str = DEFAULTS["game"], dyn: str = DEFAULTS["dynamics"], *,
