@@ -161,6 +161,13 @@ def test_grr_finds_both_ipd_classes_where_simgd_finds_one(tmp_path):
     assert nx.is_arborescence(more.graph) and more.depth == 2 and len(more) == 4 + 3 * 2
     for n in range(4):
         assert more.graph.nodes[n]["params"] == tree.graph.nodes[n]["params"]
+    # ... and equals the tree of an uninterrupted depth-2 search with the same key
+    whole = search.grr(g, dyn, start, key=jax.random.key(0), max_depth=2)
+    assert list(whole.graph.edges) == list(more.graph.edges)
+    for n in whole.graph:
+        assert whole.graph.nodes[n] == more.graph.nodes[n], n
+    for e in whole.graph.edges:
+        assert whole.graph.edges[e] == more.graph.edges[e], e
 
 
 def test_grr_bad_input():
