@@ -244,6 +244,20 @@ def main(argv=None):
 
     contenders = {label: (lambda fn=fn: jax.block_until_ready(fn(game, start, jlr, jbeta)))
                   for label, (fn, _) in runs.items()}
+    # the generic dynamics.sweep over the same settings (zipped), results on the host
+    import dynamics
+
+    def generic():
+        return dynamics.sweep(game, dynamics.momentum, {"lr": lr, "beta": beta},
+                              product=False, measure="final", params=start, steps=T)
+    t0 = time.perf_counter()
+    res = generic()
+    state = [np.asarray(v) for v in runs[next(iter(runs))][1][0]]
+    want = np.sqrt((state[0] ** 2).sum(axis=1) + (state[1] ** 2).sum(axis=1))
+    diff = float(np.nanmax(np.abs(res.values["final_distance"] - want)))
+    print(f"  dynamics.sweep: first call {time.perf_counter() - t0:.2f} s; final distance "
+          f"max difference from the vmapped simulate {diff:.2e}")
+    contenders["dynamics.sweep (to host)"] = generic
     if args.handwritten:
         hw_args = tuple(jnp.asarray(v) for v in (x0, y0, c, d, lr, beta))
         for track in (True, False):
@@ -316,6 +330,10 @@ def main(argv=None):
         steps_note = f"  [{Tn} steps]" if k.startswith("numpy") and Tn != T else ""
         print(f"  {k:34s} median {fmt_ms(med[k])}  min {fmt_ms(min(times[k]))}  "
               f"{rate[k]:10.3e} steps/s{steps_note}")
+    main_time = med[main_label]
+    for k in contenders:
+        if k.startswith("hand-written") or k.startswith("dynamics.sweep"):
+            print(f"  ratio {main_label} / {k} (time): {main_time / med[k]:.2f}x")
     if layouts:
         best_np = max((np_labels[lay] for lay in layouts), key=lambda k: rate[k])
         for lay in layouts:
