@@ -73,7 +73,8 @@ def _fmt(x, spec=".5f"):
 
 
 def format_table(game_name: str, rows: dict, tol: float = TOL) -> str:
-    head = (f"{'dynamics':<16}{'predicted rate':>16}{'measured rate':>15}"
+    w = max([len("dynamics")] + [len(name) for name in rows]) + 2     # name column
+    head = (f"{'dynamics':<{w}}{'predicted rate':>16}{'measured rate':>15}"
             f"{'steps to ' + format(tol, '.0e'):>22}{'final distance':>16}")
     lines = [f"== {game_name} ==", head, "-" * len(head)]
     for name, r in rows.items():
@@ -83,7 +84,7 @@ def format_table(game_name: str, rows: dict, tol: float = TOL) -> str:
             reach = f"diverged at step {r['diverged_at']}"
         else:
             reach = "not reached"
-        lines.append(f"{name:<16}{_fmt(r['predicted_rate']):>16}{_fmt(r['measured_rate']):>15}"
+        lines.append(f"{name:<{w}}{_fmt(r['predicted_rate']):>16}{_fmt(r['measured_rate']):>15}"
                      f"{reach:>22}{_fmt(r['final_distance'], '.3e'):>16}")
     return "\n".join(lines)
 
@@ -214,7 +215,8 @@ def main(args) -> int:
                               checkpoint=checkpoint)
         report(results, tmp, plots=not args.no_plots, echo=None)
     print("wrote results.json, distances.npz"
-          + (f" and {len(results['games'])} PNGs" if not args.no_plots else "")
+          + (f" and {len(results['games'])} PNG{'s' * (len(results['games']) > 1)}"
+             if not args.no_plots else "")
           + f" under {args.out}/")
     return 0
 
