@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# One prepared accelerator check for gamedyn (under 5 minutes even if every part
-# hits its limit: the limits add up to 290 s; about 90 s on an H100; no installs).
+# One prepared accelerator check for gamedyn (under 6 minutes even if every part
+# hits its limit: the limits add up to 350 s; about 90 s on an H100 before part 6;
+# no installs).
 #
 #   PYTHONPATH=. bash benchmarks/gpu_check.sh                               # from the repo root
 #   GAMEDYN_GPU_CHECK_SIZE=16384 GAMEDYN_GPU_CHECK_STEPS=200 GAMEDYN_GPU_CHECK_RATES_GRID=64 \
@@ -21,6 +22,10 @@
 # 5. benchmarks/rates.py at its default size (64 x 64 x 1000, both games) on the device,
 #    the eigenvalue route (spectral_radius_grid) on the host CPU: XLA's non-symmetric
 #    eigenvalues on a GPU are slow or missing (a note, not a failure, if it fails).
+# 6. dynamics.sweep, the generic sweep (also what step 4 runs through): alternating
+#    momentum on adversarial(0.5) over a GAMEDYN_GPU_CHECK_SWEEP_GRID^2 (lr, beta) grid,
+#    default 1024 x 1024, steps to 1e-6 within 1000 steps, timed after a warm-up call
+#    (results gathered to the host included), printed as trajectory-steps per second.
 # Each part has its own time limit; a part that fails or times out is reported and
 # the script goes on, then exits non-zero.
 set -euo pipefail
@@ -35,6 +40,7 @@ NP_STEPS="${GAMEDYN_GPU_CHECK_NUMPY_STEPS:-10}"
 REPEATS="${GAMEDYN_GPU_CHECK_REPEATS:-5}"
 RGRID="${GAMEDYN_GPU_CHECK_RATES_GRID:-1024}"
 RSTEPS="${GAMEDYN_GPU_CHECK_RATES_STEPS:-1000}"
+SGRID="${GAMEDYN_GPU_CHECK_SWEEP_GRID:-1024}"
 status=0
 t_start=$SECONDS
 
@@ -96,6 +102,30 @@ part 40 "rate heatmap: ${RGRID}x${RGRID} complex momentum settings x $RSTEPS ste
 
 part 60 "rates: 64x64 settings x 1000 steps, both games (eigenvalue route on the host CPU)" \
     "$PY" benchmarks/rates.py --repeats "$REPEATS" --no-sketch
+
+part 60 "dynamics.sweep: ${SGRID}x${SGRID} alternating-momentum settings x 1000 steps, adversarial(0.5), float64" \
+    "$PY" -c '
+import sys, time, jax, numpy as np
+jax.config.update("jax_enable_x64", True)
+import dynamics, games
+n, steps = int(sys.argv[1]), 1000
+game = games.adversarial(0.5)
+start = game.init(jax.random.key(0))
+grid = {"lr": np.linspace(0.01, 0.5, n), "beta": np.linspace(-0.9, 0.9, n)}
+def factory(lr, beta):          # one function object: one compiled program
+    return dynamics.momentum(lr, beta, alternating=True)
+run = lambda: dynamics.sweep(game, factory, grid, measure="steps", params=start,
+                             steps=steps, tol=1e-6)
+t = time.perf_counter(); run(); first = time.perf_counter() - t
+times = []
+for _ in range(3):
+    t = time.perf_counter(); res = run(); times.append(time.perf_counter() - t)
+med = float(np.median(times))
+reached = int(np.isfinite(res.values["steps"]).sum())
+print(f"first call {first:.2f} s; median of 3 {med * 1e3:.1f} ms over {len(jax.devices())} "
+      f"device(s): {n * n * steps / med:.3e} trajectory-steps/s; "
+      f"{reached} of {n * n} settings reach 1e-6")
+' "$SGRID"
 
 echo
 echo "== gpu_check done in $((SECONDS - t_start)) s, status $status"
