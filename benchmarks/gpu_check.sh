@@ -125,6 +125,7 @@ reached = int(np.isfinite(res.values["steps"]).sum())
 print(f"first call {first:.2f} s; median of 3 {med * 1e3:.1f} ms over {len(jax.devices())} "
       f"device(s): {n * n * steps / med:.3e} trajectory-steps/s; "
       f"{reached} of {n * n} settings reach 1e-6")
+print("last call by phase: " + ", ".join(f"{k} {v * 1e3:.1f} ms" for k, v in res.seconds.items()))
 ' "$SGRID"
 
 echo

@@ -287,9 +287,13 @@ def main(argv=None):
     # the generic dynamics.sweep over the same settings (zipped), results on the host
     import dynamics
 
+    phases = []                 # dynamics.sweep's own split of each timed call
+
     def generic():
-        return dynamics.sweep(game, dynamics.momentum, {"lr": lr, "beta": beta},
-                              product=False, measure="final", params=start, steps=T)
+        res = dynamics.sweep(game, dynamics.momentum, {"lr": lr, "beta": beta},
+                             product=False, measure="final", params=start, steps=T)
+        phases.append(res.seconds)
+        return res
     t0 = time.perf_counter()
     res = generic()
     state = [np.asarray(v) for v in runs[next(iter(runs))][1][0]]
@@ -379,6 +383,12 @@ def main(argv=None):
         steps_note = f"  [{Tn} steps]" if k.startswith("numpy") and Tn != T else ""
         print(f"  {k:40s} median {fmt_ms(med[k])}  min {fmt_ms(min(times[k]))}  "
               f"{rate[k]:10.3e} steps/s{steps_note}")
+    phases = phases[1:]         # the first call (compiles; checked above) is not timed
+    split = {k: float(np.median([p[k] for p in phases])) for k in phases[0]}
+    print(f"  dynamics.sweep by phase (median of its timed runs): device "
+          f"{fmt_ms(split['device']).strip()}, host {fmt_ms(split['host']).strip()} "
+          f"(checking and placing inputs, gathering results to NumPy), compile "
+          f"{fmt_ms(split['compile']).strip()} (reused)")
     main_time = med[main_label]
     for k in contenders:
         if k.startswith(("hand-written", "dynamics.sweep")):

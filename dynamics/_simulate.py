@@ -370,7 +370,7 @@ def simulate(game, dyn: Dynamics, params, steps: int, *, every: int = 1, metrics
       unroll: steps per iteration of the compiled inner loop (default
         ``min(4, every)`` for games with at most 4096 parameters, the fastest on
         the CPU sweep benchmark, and 1 for larger ones, where unrolling only
-        costs compile time).
+        costs compile time, and on the CPU when ``events`` are checked).
 
     Divergence is a result: ``Trajectory.diverged_at`` is the first step at
     which the state or a recorded metric is not finite (-1 if none); the run
@@ -396,10 +396,14 @@ def simulate(game, dyn: Dynamics, params, steps: int, *, every: int = 1, metrics
                         f"{type(dyn).__name__}.")
     if unroll is None:
         # Unrolling pays on small games, where the loop is overhead-bound; on large
-        # ones (networks) it only multiplies compile time.
+        # ones (networks) it only multiplies compile time.  On XLA:CPU an event (a
+        # reduction) checked every step ends a fusion per step, and unrolled blocks
+        # then ran 1.2-2x slower than unroll=1 (benchmarks/rates.py); on a GPU
+        # unrolling still pays.
         size = sum(math.prod(x.shape) for x in jax.tree_util.tree_leaves(
             jax.eval_shape(lambda p: p, params)))
-        unroll = min(4, every) if size <= _SMALL else 1
+        per_step_reductions = bool(events) and jax.default_backend() == "cpu"
+        unroll = min(4, every) if size <= _SMALL and not per_step_reductions else 1
     else:
         unroll = _check_positive_int("unroll", unroll)
     stochastic = callable(getattr(game, "resample", None))

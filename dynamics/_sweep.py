@@ -11,10 +11,12 @@ result.  The complex-momentum heatmaps (``spectral_radius_grid``,
 
 from __future__ import annotations
 
+import collections
 import functools
 import inspect
 import math
 import numbers
+import time
 from collections.abc import Mapping
 from typing import Callable, NamedTuple
 
@@ -100,6 +102,10 @@ class Sweep(NamedTuple):
                         # "start"/"game" axes of stacked pytrees)
     values: dict        # quantity -> np.ndarray
     product: bool       # Cartesian grid (True) or zipped (False)
+    seconds: dict | None = None     # wall time by phase: "compile" (tracing and
+                        # compiling; ~0 when reused), "device" (the compiled calls,
+                        # until their results are ready), "host" (the rest: checking
+                        # input, placing it, gathering results to NumPy)
 
     @property
     def shape(self) -> tuple:
@@ -194,7 +200,7 @@ def _parameter_names(factory):
 
 
 @functools.lru_cache(maxsize=64)
-def _point_fn(factory, names, shape, measures, steps, unroll):
+def _point_fn(factory, names, shape, measures, steps):
     """One grid point from its flat index; cached so equal sweeps share a program."""
     def point(ctx, index):
         game, start, at, tol = ctx["game"], ctx["start"], ctx["at"], ctx["tol"]
@@ -222,7 +228,7 @@ def _point_fn(factory, names, shape, measures, steps, unroll):
                     return sq <= tol ** 2
                 events["hit"] = within
             traj = simulate(game, dyn, start, steps, every=steps, metrics=(),
-                            events=events or None, record_params=False, unroll=unroll)
+                            events=events or None, record_params=False)
             if "steps" in measures:
                 out["steps"] = traj.events["hit"]
             if "final" in measures:
@@ -237,10 +243,40 @@ def _point_fn(factory, names, shape, measures, steps, unroll):
     return point
 
 
-@functools.lru_cache(maxsize=64)
-def _compiled(point, devices):
-    sharding = NamedSharding(_mesh(devices), PartitionSpec("grid"))
-    return jax.jit(jax.vmap(point, in_axes=(None, 0)), out_shardings=sharding)
+_EXECUTABLES: collections.OrderedDict = collections.OrderedDict()
+
+
+def _signature(ctx):
+    """A hashable description of ``ctx``'s structure, shapes and dtypes."""
+    leaves, treedef = jax.tree_util.tree_flatten(ctx)
+    return treedef, tuple((jnp.shape(x), jnp.result_type(x), getattr(x, "weak_type", False))
+                          for x in leaves)
+
+
+def _abstract(signature):
+    treedef, leaves = signature
+    return jax.tree_util.tree_unflatten(
+        treedef, [jax.ShapeDtypeStruct(s, d, weak_type=w) for s, d, w in leaves])
+
+
+def _executable(point, devices, signature, size):
+    """The compiled sweep for these inputs, compiled ahead of time (so its time is
+    measured apart from running) and kept for repeated sweeps (64 at most)."""
+    key = (point, devices, size, signature)
+    if key not in _EXECUTABLES:
+        mesh = _mesh(devices)
+        sharding = NamedSharding(mesh, PartitionSpec("grid"))
+        ctx = jax.tree_util.tree_map(
+            lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, weak_type=x.weak_type,
+                                           sharding=NamedSharding(mesh, PartitionSpec())),
+            _abstract(signature))
+        index = jax.ShapeDtypeStruct((size,), jnp.int32, sharding=sharding)
+        fn = jax.jit(jax.vmap(point, in_axes=(None, 0)), out_shardings=sharding)
+        _EXECUTABLES[key] = fn.lower(ctx, index).compile()
+        if len(_EXECUTABLES) > 64:
+            _EXECUTABLES.popitem(last=False)
+    _EXECUTABLES.move_to_end(key)
+    return _EXECUTABLES[key]
 
 
 def sweep(game, factory, grid, *, measure="rate", params=None, at=None, steps: int = 1000,
@@ -277,6 +313,8 @@ def sweep(game, factory, grid, *, measure="rate", params=None, at=None, steps: i
     Returns a :class:`Sweep`.  Before running, the memory of one chunk is estimated
     and a grid that would not fit is refused with the number of chunks to pass.
     """
+    clock = time.perf_counter
+    started, seconds = clock(), {"compile": 0.0, "device": 0.0}
     measures = (measure,) if isinstance(measure, str) else tuple(measure)
     bad = [m for m in measures if m not in MEASURES]
     if bad or not measures:
@@ -312,28 +350,30 @@ def sweep(game, factory, grid, *, measure="rate", params=None, at=None, steps: i
     shape = tuple(sizes.values()) if product else (next(iter(sizes.values())),)
     n = math.prod(shape)
     devices = tuple(jax.devices() if devices is None else devices)
-    # Measured with benchmarks/rates.py: unrolling makes XLA:CPU recompute the
-    # gradient's inputs in several kernels per step (1.4-2x slower), while on a
-    # GPU unroll=4 is 2-3x faster than 1.
-    unroll = 1 if jax.default_backend() == "cpu" else 4
-    point = _point_fn(factory, names, shape, measures, steps, unroll)
+    point = _point_fn(factory, names, shape, measures, steps)
     ctx = {"game": axes.get("game", game), "start": start, "at": at,
            "tol": jnp.asarray(tol, float),
            "axes": {k: jnp.asarray(v) for k, v in axes.items() if k not in _TREE_AXES}}
     one_start = (jax.tree_util.tree_map(lambda x: x[0], start) if "start" in axes
                  else start if start is not None else at)
-    chunks = _chunks(point, ctx, one_start, "rate" in measures, n, len(devices), chunks)
+    signature = _signature(ctx)
+    chunks = _chunks(point, signature, one_start, "rate" in measures, n, len(devices), chunks)
     size = -(-n // chunks)
     size += (-size) % len(devices)
-    compiled = _compiled(point, devices)
     sharding = NamedSharding(_mesh(devices), PartitionSpec("grid"))
     ctx = jax.device_put(ctx, NamedSharding(_mesh(devices), PartitionSpec()))
+    t = clock()
+    run = _executable(point, devices, signature, size)
+    seconds["compile"] = clock() - t
     parts = []
     for offset in range(0, n, size):
         index = jax.make_array_from_callback(
             (size,), sharding,
-            lambda s, o=offset: np.minimum(np.arange(o, o + size)[s], n - 1))
-        parts.append(_gather(compiled(ctx, index)))
+            lambda s, o=offset: np.minimum(np.arange(o, o + size, dtype=np.int32)[s], n - 1))
+        t = clock()
+        out = jax.block_until_ready(run(ctx, index))
+        seconds["device"] += clock() - t
+        parts.append(_gather(out))
         if progress is not None:
             progress(min(offset + size, n), n)
     values = {k: np.concatenate([p[k] for p in parts])[:n] for k in parts[0]}
@@ -343,7 +383,8 @@ def sweep(game, factory, grid, *, measure="rate", params=None, at=None, steps: i
         v[v < 0] = np.inf
         values["steps"] = v
     coords = {k: (np.arange(sizes[k]) if k in _TREE_AXES else v) for k, v in axes.items()}
-    return Sweep(coords, values, bool(product))
+    seconds["host"] = clock() - started - seconds["compile"] - seconds["device"]
+    return Sweep(coords, values, bool(product), seconds)
 
 
 def _gather(tree):
@@ -355,10 +396,11 @@ def _gather(tree):
     return jax.tree_util.tree_map(np.asarray, tree)
 
 
-def _chunks(point, ctx, params, jacobian, n, ndev, chunks):
+def _chunks(point, signature, params, jacobian, n, ndev, chunks):
     """The chunk count: as asked, else the fewest whose memory fits (estimated
     per point); refuse a request that does not fit."""
-    per_point = _bytes_per_point(point, ctx, params, jacobian)
+    size = sum(math.prod(jnp.shape(x)) for x in jax.tree_util.tree_leaves(params))
+    per_point = _bytes_per_point(point, signature, size, jacobian)
     budget = memory_budget() * ndev
     fit = max(1, -(-(per_point * n) // budget))
     if chunks is None:
@@ -372,10 +414,11 @@ def _chunks(point, ctx, params, jacobian, n, ndev, chunks):
     return min(chunks, n)
 
 
-def _bytes_per_point(point, ctx, params, jacobian):
-    shapes = jax.eval_shape(lambda c: point(c, jnp.zeros((), jnp.int32)), ctx)
+@functools.lru_cache(maxsize=64)
+def _bytes_per_point(point, signature, size, jacobian):
+    shapes = jax.eval_shape(point, _abstract(signature),
+                            jax.ShapeDtypeStruct((), jnp.int32))
     out = sum(math.prod(x.shape) * x.dtype.itemsize for x in jax.tree_util.tree_leaves(shapes))
-    size = sum(math.prod(jnp.shape(x)) for x in jax.tree_util.tree_leaves(params))
     # The big terms: the state with its buffers (a few copies of the parameters,
     # complex ones twice) and, for rates, the dense step-map Jacobian over them.
     d = 4 * max(1, size)

@@ -137,7 +137,7 @@ def compute(game: str = DEFAULTS["game"], dyn: str = DEFAULTS["dynamics"], *,
             "dynamics": {"name": dyn, "description": DYNAMICS[dyn][1]},
             "quantity": key, "points": int(values.size), "finite_points": int(finite.sum()),
             "best": res.best(key, 5),
-            "seconds": seconds, "arrays": res.arrays()}
+            "seconds": seconds, "phase_seconds": res.seconds, "arrays": res.arrays()}
 
 
 def format_table(res: dict) -> str:
@@ -146,7 +146,8 @@ def format_table(res: dict) -> str:
     lines = [f"== {res['dynamics']['description']} on {o['game']}: {q} over "
              + " x ".join(f"{k} {v[0]:g}..{v[1]:g} ({v[2]})" for k, v in o["grid"].items())
              + f"; {res['points']} points on {res['devices']['count']} device(s), "
-             f"{res['seconds']:.2f} s ==",
+             f"{res['seconds']:.2f} s ("
+             + ", ".join(f"{k} {v:.2f}" for k, v in res["phase_seconds"].items()) + ") ==",
              "  ".join(f"{n:>10}" for n in names) + f"  {q:>16}"]
     for row in res["best"]:
         lines.append("  ".join(f"{row[n]:>10.4g}" for n in names) + f"  {row[q]:>16.8g}")

@@ -197,10 +197,7 @@ def unchecked_simultaneous_gradient(game: Game, params: Params) -> Params:
     ``simulate`` and ``linearize`` check ``params`` once at trace time; a
     dynamics' step calls this version so nothing is checked per step.
     """
-    # One forward pass, then one reverse pass per player with cotangent e_i.
-    losses, vjp = jax.vjp(game.losses, params)
-    eye = jnp.eye(game.num_players, dtype=losses.dtype)
-    return tuple(vjp(eye[i])[0][i] for i in range(game.num_players))
+    return tuple(player_gradient(game, params, i) for i in range(game.num_players))
 
 
 def simultaneous_gradient(game: Game, params: Params) -> Params:

@@ -2,7 +2,8 @@
 devices and processes, and gamedyn sweep.
 
 Oracles: the closed-form spectral radii of momentum, extragradient and
-optimistic GD on L = xy (PAPERS.md's formulas, written out here in NumPy), a
+optimistic GD on L = xy (their characteristic polynomials, written out here in
+NumPy), a
 Python loop of ``spectral_radius``/``simulate`` per point, and a one-process,
 one-device run of the same sweep.
 """
@@ -125,6 +126,21 @@ def test_steps_final_starts_games_and_divergence():
         traj = dynamics.simulate(XY, dynamics.simgd(lr), p, 10)
         np.testing.assert_allclose(res.values["final_losses"][i], traj.metrics["losses"][-1],
                                    rtol=1e-12, atol=1e-15)
+
+
+def test_phase_times_and_one_compilation_for_repeated_sweeps():
+    from dynamics import _sweep
+    grid = {"lr": np.linspace(0.05, 0.2, 3), "beta": [0.1, 0.3]}
+    first = dynamics.sweep(XY, dynamics.momentum, grid, measure="rate")
+    compiled = len(_sweep._EXECUTABLES)
+    again = dynamics.sweep(XY, dynamics.momentum, {"lr": grid["lr"] + 0.01, "beta": [0, 0.2]},
+                           measure="rate")
+    assert len(_sweep._EXECUTABLES) == compiled       # new values, same program
+    for res in (first, again):
+        assert set(res.seconds) == {"compile", "device", "host"}
+        assert all(np.isfinite(v) and v >= 0 for v in res.seconds.values())
+    np.testing.assert_allclose(again.values["spectral_radius"][0, 1],
+                               _radius_momentum(0.06, 0.2), atol=1e-10)
 
 
 def test_bad_input():
