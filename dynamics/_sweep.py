@@ -55,7 +55,10 @@ def grid_map(fn: Callable, context, *columns, devices=None, chunks: int = 1, pro
     the result has the padded length (slice [:N]).  With ``chunks > 1`` (or a
     ``progress`` callback, which defaults ``chunks`` to 10) the grid runs as that
     many equal compiled calls and ``progress(done_points, N)`` is called after
-    each; the result is the same.
+    each; the result is the same.  After ``jax.distributed.initialize`` every
+    process calls it with the same columns and the result spans all processes'
+    devices: gather it with ``jax.experimental.multihost_utils.process_allgather``
+    (:func:`sweep` does this itself).
     """
     devices = tuple(jax.devices() if devices is None else devices)
     n = columns[0].shape[0]

@@ -204,8 +204,9 @@ def simultaneous_gradient(game: Game, params: Params) -> Params:
     """xi(omega) = (dL_1/dtheta_1, ..., dL_n/dtheta_n), a Params-shaped tuple.
 
     Entry i is player i's gradient of its own loss (shaped like ``params[i]``);
-    ``params`` is checked with :func:`check_params` first.  Computed with one
-    forward pass and one reverse pass per player.
+    ``params`` is checked with :func:`check_params` first.  Computed as each
+    player's gradient of its own loss (:func:`player_gradient`), one reverse pass
+    per player; under ``jit`` XLA shares their common forward computation.
 
     >>> import games, jax.numpy as jnp
     >>> g = games.bilinear(jnp.array([[2.0]]))

@@ -237,6 +237,38 @@ def test_two_processes_with_two_devices_each_equal_one_device(tmp_path):
     assert np.isfinite(a["steps"]).any() and not np.isfinite(a["steps"]).all()
 
 
+_GRID_MAP_SCRIPT = """
+import sys, jax, numpy as np
+port, pid, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+jax.config.update("jax_cpu_collectives_implementation", "gloo")
+jax.distributed.initialize(f"127.0.0.1:{port}", num_processes=2, process_id=pid)
+import jax.numpy as jnp, dynamics
+from jax.experimental import multihost_utils
+a, b = np.linspace(0.0, 1.0, 11), np.arange(11.0) ** 2
+raw = dynamics.grid_map(lambda ctx, x, y: ctx * x + jnp.sqrt(y), 3.0, a, b, chunks=2)
+got = np.asarray(multihost_utils.process_allgather(raw, tiled=True))[:11]
+np.savez(out, got=got, want=3.0 * a + np.sqrt(b), devices=len(raw.sharding.device_set))
+"""
+
+
+@pytest.mark.slow
+def test_grid_map_spans_the_devices_of_two_processes(tmp_path):
+    port = _free_port()
+    script = tmp_path / "grid_map.py"
+    script.write_text(_GRID_MAP_SCRIPT)
+    procs = [subprocess.Popen([sys.executable, str(script), str(port), str(i),
+                               str(tmp_path / f"p{i}.npz")], cwd=ROOT, env=_env(devices=2),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for i in range(2)]
+    for p in procs:
+        _, stderr = p.communicate(timeout=300)
+        assert p.returncode == 0, stderr[-2000:]
+    for i in range(2):
+        res = np.load(tmp_path / f"p{i}.npz")
+        assert int(res["devices"]) == 4
+        np.testing.assert_allclose(res["got"], res["want"], rtol=1e-6)
+
+
 def test_an_unreachable_coordinator_is_a_clear_error_not_a_hang(tmp_path):
     p = _gamedyn("sweep", "--distributed", "--coordinator", f"127.0.0.1:{_free_port()}",
                  "--num-processes", "2", "--process-id", "1", "--timeout", "2",
