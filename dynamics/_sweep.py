@@ -359,12 +359,14 @@ def sweep(game, factory, grid, *, measure="rate", params=None, at=None, steps: i
            "axes": {k: jnp.asarray(v) for k, v in axes.items() if k not in _TREE_AXES}}
     one_start = (jax.tree_util.tree_map(lambda x: x[0], start) if "start" in axes
                  else start if start is not None else at)
+    # Placed first: Python scalars in a game become (weakly typed) arrays, as the
+    # compiled call will see them.
+    ctx = jax.device_put(ctx, NamedSharding(_mesh(devices), PartitionSpec()))
     signature = _signature(ctx)
     chunks = _chunks(point, signature, one_start, "rate" in measures, n, len(devices), chunks)
     size = -(-n // chunks)
     size += (-size) % len(devices)
     sharding = NamedSharding(_mesh(devices), PartitionSpec("grid"))
-    ctx = jax.device_put(ctx, NamedSharding(_mesh(devices), PartitionSpec()))
     t = clock()
     run = _executable(point, devices, signature, size)
     seconds["compile"] = clock() - t

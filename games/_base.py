@@ -133,6 +133,12 @@ def check_params(game: Game, params: Any) -> None:
     ``game.init``, and that every leaf is a real floating-point array.  Runs at
     trace time only (shapes and dtypes), so it costs nothing under ``jit``.
     """
+    if any(isinstance(leaf, Game) for leaf in jax.tree_util.tree_leaves(game)):
+        raise TypeError(
+            f"{type(game).__name__} is not registered as a pytree, so it cannot be passed "
+            f"through jax.jit or vmap: decorate the class with @games.register_game (its "
+            f"annotated fields become leaves, or static ones listed in _static), or "
+            f"build the game with games.from_losses.")
     n = game.num_players
     if not isinstance(params, tuple):
         raise TypeError(

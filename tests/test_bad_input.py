@@ -84,6 +84,24 @@ def test_boolean_params():
         games.simultaneous_gradient(BILINEAR, (jnp.zeros(2, bool), jnp.zeros(3)))
 
 
+class _Unregistered(games.Game):          # a Game subclass without @register_game
+    num_players = 2
+
+    def losses(self, params):
+        x, y = params
+        return jnp.stack([jnp.sum(x * y), -jnp.sum(x * y)])
+
+    def init(self, key):
+        return (jnp.zeros(1), jnp.zeros(1))
+
+
+@ENTRY
+def test_game_class_not_registered_as_a_pytree(call):
+    with pytest.raises(TypeError, match="_Unregistered is not registered as a pytree.*"
+                                        "@games.register_game"):
+        call(_Unregistered(), (jnp.zeros(1), jnp.zeros(1)))
+
+
 def test_non_scalar_loss_in_from_losses():
     game = games.from_losses(lambda p: p[0] * 2.0, init=(jnp.zeros(2),))
     with pytest.raises(ValueError, match=r"loss_fns\[0\].*scalar.*shape \(2,\)"):
