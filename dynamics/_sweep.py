@@ -17,6 +17,7 @@ import inspect
 import math
 import numbers
 import time
+import warnings
 from collections.abc import Mapping
 from typing import Callable, NamedTuple
 
@@ -25,6 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from dynamics._base import Dynamics
 from dynamics._complex_momentum import complex_momentum
 from dynamics._linearize import spectral_radius
 from dynamics._simulate import memory_budget, simulate
@@ -61,10 +63,20 @@ def grid_map(fn: Callable, context, *columns, devices=None, chunks: int = 1, pro
     (:func:`sweep` does this itself).
     """
     devices = tuple(jax.devices() if devices is None else devices)
-    n = columns[0].shape[0]
+    columns = [jnp.asarray(c) for c in columns]
+    lengths = [c.shape[0] if c.ndim else None for c in columns]
+    if not columns or None in lengths or len(set(lengths)) > 1 or lengths[0] == 0:
+        raise ValueError(f"grid_map needs one or more columns: non-empty arrays of one "
+                         f"length N along their leading axis; got shapes "
+                         f"{[tuple(c.shape) for c in columns]}.")
+    if not devices:
+        raise ValueError("devices is empty; pass None (all of jax.devices()) or a list of "
+                         "devices.")
+    n = lengths[0]
+    chunks = _positive_int("chunks", chunks)
     if progress is not None and chunks == 1:
         chunks = 10
-    chunks = max(1, min(int(chunks), n))
+    chunks = min(chunks, n)
     size = -(-n // chunks)
     size += (-size) % len(devices)                  # equal chunks, each shardable
     pad = size * -(-n // size) - n
@@ -118,6 +130,11 @@ class Sweep(NamedTuple):
     def best(self, quantity: str, k: int = 5, *, largest: bool = False) -> list[dict]:
         """The ``k`` grid points with the smallest (``largest=True``: largest)
         finite ``quantity``, as dicts of coordinates plus the value."""
+        if quantity not in self.values:
+            raise KeyError(f"no quantity {quantity!r} in this sweep; it has "
+                           f"{', '.join(self.values)}.")
+        if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
+            raise ValueError(f"k must be a positive int; got {k!r}.")
         v = np.asarray(self.values[quantity], float)
         if v.ndim != len(self.shape):
             raise ValueError(f"{quantity!r} is not a scalar per point (shape {v.shape}); "
@@ -146,6 +163,8 @@ def _scalar_names(res):
 
 def _item(x):
     x = np.asarray(x)
+    if np.issubdtype(x.dtype, np.integer):
+        return int(x)
     return complex(x) if np.iscomplexobj(x) else float(x)
 
 
@@ -165,10 +184,14 @@ def _axes(factory, grid, product):
     for name, values in grid.items():
         if name in _TREE_AXES:
             leaves = jax.tree_util.tree_leaves(values)
-            if not leaves or any(jnp.ndim(x) == 0 for x in leaves):
-                raise ValueError(f"grid[{name!r}] must be a stacked pytree (leading axis: "
-                                 f"the points); got {values!r}.")
-            sizes[name] = int(jnp.shape(leaves[0])[0])
+            lengths = {jnp.shape(x)[0] if jnp.ndim(x) else None for x in leaves}
+            if not leaves or None in lengths or len(lengths) > 1:
+                raise ValueError(
+                    f"grid[{name!r}] must be a stacked pytree whose leaves all share a "
+                    f"leading axis (the points), e.g. jax.tree_util.tree_map(lambda *x: "
+                    f"jnp.stack(x), *items); got leaf shapes "
+                    f"{[tuple(jnp.shape(x)) for x in leaves][:6]}.")
+            sizes[name] = int(lengths.pop())
             axes[name] = values
             continue
         if valid is not None and name not in valid:
@@ -186,10 +209,34 @@ def _axes(factory, grid, product):
             raise ValueError(f"grid[{name!r}] has non-finite values at positions "
                              f"{np.flatnonzero(~np.isfinite(v)).tolist()[:5]}; a sweep "
                              f"takes finite settings (divergence is a result, not an input).")
+        with np.errstate(over="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            used = np.asarray(jnp.asarray(v))       # JAX's precision (x64 or not)
+        if not np.isfinite(used).all() or (np.issubdtype(v.dtype, np.integer)
+                                           and not np.array_equal(used, v)):
+            bad = np.flatnonzero(~np.isfinite(used) | (np.issubdtype(v.dtype, np.integer)
+                                                        & (used != v)))[:5].tolist()
+            raise ValueError(f"grid[{name!r}] has values that do not fit {used.dtype} "
+                             f"(JAX's precision now) at positions {bad}; rescale them, or "
+                             f"enable jax.config.update('jax_enable_x64', True).")
         axes[name], sizes[name] = v, v.size
     if not product and len(set(sizes.values())) > 1:
         raise ValueError(f"a zipped grid (product=False) needs equal lengths; got {sizes}.")
+    missing = [n for n in _required_names(factory) if n not in axes]
+    if missing:
+        raise ValueError(f"{getattr(factory, '__name__', 'the factory')} needs "
+                         f"{', '.join(missing)}: add them to the grid (one value is fine) or "
+                         f"bind them with functools.partial.")
     return axes, sizes
+
+
+def _required_names(factory):
+    try:
+        params = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):
+        return []
+    return [p.name for p in params if p.default is p.empty
+            and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
 
 
 def _parameter_names(factory):
@@ -216,7 +263,20 @@ def _point_fn(factory, names, shape, measures, steps):
                 game = jax.tree_util.tree_map(lambda x: x[i], game)
             else:
                 hyper[name] = ctx["axes"][name][i]
-        dyn = factory(**hyper)
+        if at is None:                  # each game's own equilibrium (None: unknown)
+            at = game.equilibrium()
+        try:
+            dyn = factory(**hyper)
+        except jax.errors.ConcretizationTypeError:
+            raise TypeError(
+                f"{getattr(factory, '__name__', 'the factory')} uses one of "
+                f"{', '.join(hyper)} in Python control flow, so it cannot be swept (grid "
+                f"values arrive as traced arrays): fix it with functools.partial(factory, "
+                f"name=value) and sweep the others.") from None
+        if not isinstance(dyn, Dynamics):
+            raise TypeError(f"factory must return a dynamics.Dynamics (e.g. "
+                            f"dynamics.momentum(lr, beta)); it returned "
+                            f"{type(dyn).__name__}.")
         out = {}
         if "rate" in measures:
             out["spectral_radius"] = spectral_radius(game, dyn, at)
@@ -231,7 +291,7 @@ def _point_fn(factory, names, shape, measures, steps):
                     return sq <= tol ** 2
                 events["hit"] = within
             traj = simulate(game, dyn, start, steps, every=steps, metrics=(),
-                            events=events or None, record_params=False)
+                            events=events or None, record_params=False, key=ctx["key"])
             if "steps" in measures:
                 out["steps"] = traj.events["hit"]
             if "final" in measures:
@@ -283,8 +343,8 @@ def _executable(point, devices, signature, size):
 
 
 def sweep(game, factory, grid, *, measure="rate", params=None, at=None, steps: int = 1000,
-          tol: float = 1e-6, product: bool = True, devices=None, chunks: int | None = None,
-          progress=None) -> Sweep:
+          tol: float = 1e-6, product: bool = True, key=None, devices=None,
+          chunks: int | None = None, progress=None) -> Sweep:
     """Evaluate a dynamics over a grid of hyperparameters, starts and games.
 
     One compiled, vmapped call per chunk, the grid axis sharded over ``devices``
@@ -306,19 +366,26 @@ def sweep(game, factory, grid, *, measure="rate", params=None, at=None, steps: i
         ``"final"`` (losses and distance to ``at`` after ``steps`` steps), or a
         tuple of them.
       params: the start for simulating measures (unless the grid has "start").
-      at: the point for ``"rate"`` and distances (default ``game.equilibrium()``).
+      at: the point for ``"rate"`` and distances (default: the game's
+        ``equilibrium()``, each game's own along a ``"game"`` axis).
       steps, tol: simulated steps and the distance tolerance.
       product: Cartesian product of the axes (default) or zip them.
+      key: for stochastic games (with ``resample``): every point draws the same
+        minibatch sequence from it (common random numbers).
       devices: the devices to shard over (default ``jax.devices()``).
-      chunks: run the grid as this many compiled calls (default: as few as fit
-        in memory, see below); ``progress(done, total)`` is called after each.
+      chunks: run the grid as about this many compiled calls of equal size
+        (default: as few as fit in memory); ``progress(done, total)`` is called
+        after each.  Under ``jax.distributed`` every process must pass the same.
 
     Returns a :class:`Sweep`.  Before running, the memory of one chunk is estimated
     and a grid that would not fit is refused with the number of chunks to pass.
+    Simulated points record no metrics, so ``diverged_at`` is the first step whose
+    state is not finite (``simulate(..., metrics=())``'s).
     """
     clock = time.perf_counter
     started, seconds = clock(), {"compile": 0.0, "device": 0.0}
-    measures = (measure,) if isinstance(measure, str) else tuple(measure)
+    measures = ((measure,) if isinstance(measure, str) else tuple(measure)
+                if isinstance(measure, (tuple, list)) else ())
     bad = [m for m in measures if m not in MEASURES]
     if bad or not measures:
         raise ValueError(f"measure must be one of {', '.join(MEASURES)} or a tuple of them; "
@@ -332,8 +399,17 @@ def sweep(game, factory, grid, *, measure="rate", params=None, at=None, steps: i
         ok = False
     if not ok:
         raise ValueError(f"tol must be a positive finite number; got {tol!r}.")
-    template = game if "game" not in axes else jax.tree_util.tree_map(
-        lambda x: x[0], axes["game"])
+    template = game
+    if "game" in axes:
+        template = jax.tree_util.tree_map(lambda x: x[0], axes["game"])
+        if (type(template) is not type(game)
+                or jax.tree_util.tree_structure(template) != jax.tree_util.tree_structure(game)
+                or [jnp.shape(x) for x in jax.tree_util.tree_leaves(template)]
+                != [jnp.shape(x) for x in jax.tree_util.tree_leaves(game)]):
+            raise ValueError(
+                f"grid['game'] must be a stack of games like game= ({type(game).__name__}), "
+                f"leading axis the points (e.g. jax.vmap(games.adversarial)(gammas)); got "
+                f"a {type(axes['game']).__name__} whose first entry is not shaped like game=.")
     start = params
     if "start" in axes:
         start = axes["start"]
@@ -343,27 +419,31 @@ def sweep(game, factory, grid, *, measure="rate", params=None, at=None, steps: i
             raise ValueError(f"measure {measure!r} simulates from a start: pass params= (or a "
                              f"'start' grid entry).")
         check_params(template, params)
-    if at is None:
-        at = template.equilibrium()
-    if at is None and ("rate" in measures or "steps" in measures):
+    known = at if at is not None else template.equilibrium()
+    if known is None and ("rate" in measures or "steps" in measures):
         raise ValueError(f"{type(template).__name__} has no known equilibrium: pass at= for "
                          f"measure {measure!r}.")
-    if at is not None:
-        check_params(template, at)
+    if known is not None:
+        check_params(template, known)
+    if at is None and "game" not in axes:
+        at = known                      # else each point takes its game's equilibrium
     shape = tuple(sizes.values()) if product else (next(iter(sizes.values())),)
     n = math.prod(shape)
     devices = tuple(jax.devices() if devices is None else devices)
+    if not devices:
+        raise ValueError("devices is empty; pass None (all of jax.devices()) or a list of "
+                         "devices.")
     point = _point_fn(factory, names, shape, measures, steps)
-    ctx = {"game": axes.get("game", game), "start": start, "at": at,
+    ctx = {"game": axes.get("game", game), "start": start, "at": at, "key": key,
            "tol": jnp.asarray(tol, float),
            "axes": {k: jnp.asarray(v) for k, v in axes.items() if k not in _TREE_AXES}}
     one_start = (jax.tree_util.tree_map(lambda x: x[0], start) if "start" in axes
-                 else start if start is not None else at)
+                 else start if start is not None else known)
     # Placed first: Python scalars in a game become (weakly typed) arrays, as the
     # compiled call will see them.
     ctx = jax.device_put(ctx, NamedSharding(_mesh(devices), PartitionSpec()))
     signature = _signature(ctx)
-    chunks = _chunks(point, signature, one_start, "rate" in measures, n, len(devices), chunks)
+    chunks = _chunks(point, signature, one_start, "rate" in measures, n, devices, chunks)
     size = -(-n // chunks)
     size += (-size) % len(devices)
     sharding = NamedSharding(_mesh(devices), PartitionSpec("grid"))
@@ -401,17 +481,25 @@ def _gather(tree):
     return jax.tree_util.tree_map(np.asarray, tree)
 
 
-def _chunks(point, signature, params, jacobian, n, ndev, chunks):
+def _chunks(point, signature, params, jacobian, n, devices, chunks):
     """The chunk count: as asked, else the fewest whose memory fits (estimated
-    per point); refuse a request that does not fit."""
+    per point); refuse a request that does not fit.  It depends on the arguments
+    only, never on ``progress``: every process must make the same calls."""
     size = sum(math.prod(jnp.shape(x)) for x in jax.tree_util.tree_leaves(params))
     per_point = _bytes_per_point(point, signature, size, jacobian)
-    budget = memory_budget() * ndev
-    fit = max(1, -(-(per_point * n) // budget))
+    # CPU devices (even several forced ones) share the host's memory.
+    shared = all(d.platform == "cpu" for d in devices)
+    budget = memory_budget() * (1 if shared else len(devices))
+    most = budget // per_point                   # points a chunk may hold
+    if most < 1:
+        raise ValueError(f"one grid point needs about {per_point / 2**30:.1f} GiB, more than "
+                         f"the {budget / 2**30:.1f} GiB available; sweep a smaller game or "
+                         f"fewer steps' worth of state.")
+    fit = -(-n // most)
     if chunks is None:
-        return min(fit, n)
+        return min(n, fit)
     chunks = _positive_int("chunks", chunks)
-    if -(-n // chunks) * per_point > budget:
+    if -(-n // chunks) > most:
         raise ValueError(
             f"a chunk of {-(-n // chunks)} grid points needs about "
             f"{-(-n // chunks) * per_point / 2**30:.1f} GiB ({per_point} bytes a point), "

@@ -62,7 +62,7 @@ MAX_POINTS = 1 << 24
 def parse_grid(text: str) -> dict:
     """``"lr=0.01:0.5:64,beta=-0.9:0.9:64"`` -> {name: np.linspace(lo, hi, n)};
     ``name=v`` is a single value."""
-    grid = {}
+    specs = {}
     for item in (s.strip() for s in str(text).split(",")):
         if not item:
             continue
@@ -71,32 +71,36 @@ def parse_grid(text: str) -> dict:
         if not eq or not name:
             raise UsageError(f"--grid entries are name=low:high:count or name=value; got "
                              f"{item!r}.")
-        if name in grid:
+        if name in specs:
             raise UsageError(f"--grid names {name!r} twice.")
+        if name in ("start", "game"):
+            raise UsageError(f"--grid {name}=...: stacked {name}s are for dynamics.sweep in "
+                             f"Python; here the grid names the dynamics' hyperparameters "
+                             f"(the start is --radius and --seed, the game --game).")
         parts = spec.split(":")
         try:
             if len(parts) == 1:
-                values = np.asarray([float(parts[0])])
+                lo = hi = float(parts[0])
+                count = 1
             elif len(parts) == 3:
-                count = int(parts[2])
+                lo, hi, count = float(parts[0]), float(parts[1]), int(parts[2])
                 if count < 1:
                     raise ValueError
-                values = np.linspace(float(parts[0]), float(parts[1]), count)
             else:
                 raise ValueError
         except ValueError:
             raise UsageError(f"--grid {name}={spec!r}: write low:high:count (count a "
                              f"positive integer) or a single number.") from None
-        if not np.isfinite(values).all():
+        if not (np.isfinite(lo) and np.isfinite(hi)):
             raise UsageError(f"--grid {name}={spec!r} is not finite.")
-        grid[name] = values
-    if not grid:
+        specs[name] = (lo, hi, count)
+    if not specs:
         raise UsageError("--grid is empty; e.g. --grid lr=0.01:0.5:64,beta=-0.9:0.9:64.")
-    points = math.prod(v.size for v in grid.values())
-    if points > MAX_POINTS:
+    points = math.prod(count for _, _, count in specs.values())
+    if points > MAX_POINTS:             # checked before any array is built
         raise UsageError(f"--grid has {points} points, more than {MAX_POINTS}; use fewer "
                          f"points per axis.")
-    return grid
+    return {name: np.linspace(lo, hi, count) for name, (lo, hi, count) in specs.items()}
 
 
 def compute(game: str = DEFAULTS["game"], dyn: str = DEFAULTS["dynamics"], *,
@@ -109,7 +113,11 @@ def compute(game: str = DEFAULTS["game"], dyn: str = DEFAULTS["dynamics"], *,
     resolve("dynamics", [dyn], DYNAMICS)
     if measure not in MEASURES:
         raise UsageError(f"unknown measure {measure!r}; choose from {', '.join(MEASURES)}.")
-    axes = parse_grid(grid) if isinstance(grid, str) else grid
+    if not 0 < tol < 1:
+        raise UsageError(f"tol is relative to the start's distance and must lie in (0, 1); "
+                         f"got {tol!r}.")
+    axes = (parse_grid(grid) if isinstance(grid, str)
+            else {k: np.atleast_1d(np.asarray(v)) for k, v in dict(grid).items()})
     g = GAMES[game].build()
     factory = DYNAMICS[dyn][0]
     start = _start(g, radius, seed)
@@ -187,8 +195,12 @@ def report(res: dict, out, *, plots: bool = True, echo=print) -> list[str]:
     written = ["results.json", "sweep.npz"]
     two_d = sum(res["arrays"][f"axis/{n}"].size > 1 for n in res["options"]["grid"]) == 2
     if plots and two_d and np.ndim(np.squeeze(res["arrays"][res["quantity"]])) == 2:
-        _plot(res, out / "sweep.png")
-        written.append("sweep.png")
+        try:
+            with np.errstate(all="ignore"):
+                _plot(res, out / "sweep.png")
+            written.append("sweep.png")
+        except (OverflowError, ValueError) as err:  # e.g. axes near the float maximum
+            echo(f"(no heatmap: matplotlib could not draw these axes: {err})")
     return written
 
 

@@ -168,6 +168,83 @@ def test_bad_input():
         small = dynamics.sweep(XY, dynamics.simgd, {"lr": np.linspace(0.01, 1, 64)})
     np.testing.assert_array_equal(small.values["spectral_radius"], dynamics.sweep(
         XY, dynamics.simgd, {"lr": np.linspace(0.01, 1, 64)}).values["spectral_radius"])
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(impl, "memory_budget", lambda: 1)
+        with pytest.raises(ValueError, match="one grid point needs about"):
+            dynamics.sweep(XY, dynamics.simgd, {"lr": [0.1, 0.2]})
+    start = (jnp.array([0.3]), jnp.array([-0.2]))
+    for kwargs, error, message in [
+            (dict(measure=None), ValueError, "measure must be one of"),
+            (dict(devices=[]), ValueError, "devices is empty"),
+            (dict(grid={"lr": [0.1], "start": (jnp.zeros((3, 1)), jnp.zeros((2, 1)))}),
+             ValueError, r"share a leading axis.*\(3, 1\), \(2, 1\)"),
+            (dict(grid={"lr": [0.1], "game": games.bilinear(jnp.eye(3))}), ValueError,
+             "must be a stack of games like game="),
+            (dict(factory=lambda lr: lr), TypeError, "returned ArrayImpl|returned DynamicJaxprTracer"),
+            (dict(factory=dynamics.momentum, grid={"lr": [0.1]}), ValueError,
+             "momentum needs beta: add them to the grid"),
+            (dict(factory=dynamics.momentum,
+                  grid={"lr": [0.1], "beta": [0.5], "alternating": [0, 1]}),
+             TypeError, "uses one of lr, beta, alternating in Python control flow")]:
+        args = dict(factory=dynamics.simgd, grid={"lr": [0.1]}, measure="rate")
+        args.update(kwargs)
+        with pytest.raises(error, match=message):
+            dynamics.sweep(XY, args.pop("factory"), args.pop("grid"), params=start, **args)
+    with jax.enable_x64(False):
+        with pytest.raises(ValueError, match=r"do not fit int32.*positions \[0\]"):
+            dynamics.sweep(XY, dynamics.simgd, {"lr": np.array([2**40, 2])})
+        with pytest.raises(ValueError, match=r"do not fit float32.*positions \[1\]"):
+            dynamics.sweep(XY, dynamics.simgd, {"lr": [0.1, 1e39]})
+    res = dynamics.sweep(XY, dynamics.simgd, {"lr": [0.1, 0.2]})
+    with pytest.raises(KeyError, match="no quantity 'steps'.*spectral_radius"):
+        res.best("steps")
+    with pytest.raises(ValueError, match="k must be a positive int; got 0"):
+        res.best("spectral_radius", 0)
+    for columns, message in [((), r"one or more columns.*\[\]"),
+                             (([1.0, 2.0], [1.0]), r"\[\(2,\), \(1,\)\]"),
+                             (([],), r"\[\(0,\)\]")]:
+        with pytest.raises(ValueError, match=message):
+            dynamics.grid_map(lambda ctx, *c: c[0], None, *columns)
+    with pytest.raises(ValueError, match="chunks must be a positive int; got 0"):
+        dynamics.grid_map(lambda ctx, c: c, None, [1.0], chunks=0)
+
+
+def test_each_game_of_a_game_axis_is_measured_at_its_own_equilibrium():
+    # L_1 = x y + b x, L_2 = -x y + c y: the equilibrium (-c, -b) moves with b.
+    start = (jnp.array([0.1]), jnp.array([-0.1]))
+    offsets = jnp.array([[0.0], [1.0], [-2.0]])
+    stack = jax.vmap(lambda b: games.bilinear(jnp.eye(1), b, jnp.array([0.5])))(offsets)
+    res = dynamics.sweep(games.bilinear(jnp.eye(1), jnp.zeros(1), jnp.array([0.5])),
+                         dynamics.extragradient, {"game": stack, "lr": [0.5]},
+                         measure=("rate", "steps", "final"), params=start, steps=500,
+                         tol=1e-3)
+    for i, b in enumerate(np.asarray(offsets)):
+        g = games.bilinear(jnp.eye(1), jnp.asarray(b), jnp.array([0.5]))
+        eq = g.equilibrium()
+        traj = dynamics.simulate(g, dynamics.extragradient(0.5), start, 500,
+                                 metrics=("distance",))
+        d = np.asarray(traj.metrics["distance"])
+        assert res.values["steps"][i, 0] == np.flatnonzero(d <= 1e-3)[0]
+        np.testing.assert_allclose(res.values["final_distance"][i, 0], d[-1], atol=1e-12)
+        np.testing.assert_allclose(res.values["spectral_radius"][i, 0], dynamics.spectral_radius(
+            g, dynamics.extragradient(0.5), eq), atol=1e-12)
+    assert np.all(np.isfinite(res.values["steps"]))
+
+
+def test_stochastic_games_take_a_key_shared_by_every_point():
+    game = games.gan_mixture("ring8", batch_size=8, latent_dim=2, hidden=4)
+    start = game.init(jax.random.key(0))
+    lrs = [0.01, 0.05]
+    with pytest.raises(ValueError, match="pass key="):
+        dynamics.sweep(game, dynamics.simgd, {"lr": lrs}, measure="final", params=start,
+                       steps=5)
+    res = dynamics.sweep(game, dynamics.simgd, {"lr": lrs}, measure="final", params=start,
+                         steps=5, key=jax.random.key(3))
+    for i, lr in enumerate(lrs):
+        traj = dynamics.simulate(game, dynamics.simgd(lr), start, 5, every=5, metrics=(),
+                                 key=jax.random.key(3))
+        np.testing.assert_allclose(res.values["final_losses"][i],
+                                   game.losses(traj.final.params), rtol=1e-5)
 
 
 # ------------------------------------------------------------------ gamedyn sweep
@@ -209,10 +286,17 @@ def test_defaults_table_files_and_bad_input(tmp_path, capsys):
             (["--grid", "lr=0.1:0.5:4,bta=0:1:3"], "unknown hyperparameter 'bta'"),
             (["--grid", "lr=0.1:0.5"], "low:high:count"),
             (["--grid", "lr=nan"], "not finite"),
-            (["--coordinator", "127.0.0.1:1"], "need --distributed")]:
+            (["--coordinator", "127.0.0.1:1"], "need --distributed"),
+            (["--grid", "game=0.1:0.2:2"], "stacked games are for dynamics.sweep"),
+            (["--grid", "lr=0:1:1000000000000"], "more than")]:
         assert main(["sweep", *argv, "--out", str(tmp_path / "bad")]) == 2
         assert message in capsys.readouterr().err
     assert not (tmp_path / "bad").exists()
+    # axes matplotlib cannot draw: the run and its files stand, without the heatmap
+    assert main(["sweep", "--grid", "lr=1e307:1.5e308:3,beta=0.5:0.9:2",
+                 "--out", str(tmp_path / "huge")]) == 0
+    assert "(no heatmap" in capsys.readouterr().out
+    assert (tmp_path / "huge" / "sweep.npz").exists()
 
 
 @pytest.mark.slow
