@@ -33,7 +33,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import warnings
-import weakref
 from typing import Any, Callable, NamedTuple
 
 import jax
@@ -207,9 +206,10 @@ class HypergradientInfo(NamedTuple):
       with few terms by design).
     symmetry_error: |A x - A^T x| / |A x| for a fixed random x when CG was used
       on a general condition (CG needs a symmetric A), else 0.
-    ok: False when the method's assumptions visibly fail: the Neumann series
-      grew (alpha too large, or A not positive definite), or CG ran on a
-      non-symmetric A (symmetry_error > 1e-6).
+    ok: False when the result is not finite or the method's assumptions
+      visibly fail: the Neumann series grew (alpha too large, or A not positive
+      definite), CG met a curvature p^T A p <= 0 (A singular or indefinite), or
+      CG ran on a non-symmetric A (symmetry_error > 1e-6).
     """
 
     residual: jax.Array
@@ -265,27 +265,29 @@ def _shapes(tree):
 def _cg(matvec, b, iters: int, tol):
     """Conjugate gradients from x0 = 0: exactly one product per iteration (none is
     spent on A x0), frozen once the residual is below ``tol`` |b|.  A fixed-length
-    loop, so it is differentiable in both modes."""
+    loop, so it is differentiable in both modes.  Also returns whether every
+    curvature p^T A p it met was positive (False: A is not positive definite)."""
     dot = lambda a, c: jnp.real(_vdot(a, c))
     bb = dot(b, b)
     stop = (tol ** 2) * bb
 
     def body(_, carry):
-        x, r, p, rr = carry
+        x, r, p, rr, definite = carry
         active = rr > stop
         ap = matvec(p)
         pap = dot(p, ap)
+        definite = definite & ~(active & (pap <= 0))
         alpha = jnp.where(active & (pap != 0), rr / jnp.where(pap != 0, pap, 1), 0)
         x = _tmap(lambda xi, pi: xi + alpha * pi, x, p)
         r = _tmap(lambda ri, ai: ri - alpha * ai, r, ap)
         rr_new = dot(r, r)
         beta = jnp.where(active & (rr != 0), rr_new / jnp.where(rr != 0, rr, 1), 0)
         p = _tmap(lambda ri, pi: jnp.where(active, ri + beta * pi, pi), r, p)
-        return x, r, p, jnp.where(active, rr_new, rr)
+        return x, r, p, jnp.where(active, rr_new, rr), definite
 
     zero = _tmap(jnp.zeros_like, b)
-    x, _, _, _ = jax.lax.fori_loop(0, iters, body, (zero, b, b, bb))
-    return x
+    x, _, _, _, definite = jax.lax.fori_loop(0, iters, body, (zero, b, b, bb, jnp.bool_(True)))
+    return x, definite
 
 
 def _solve(method, matvec_t, v, dense_t, symmetric, probe, with_residual):
@@ -307,7 +309,8 @@ def _solve(method, matvec_t, v, dense_t, symmetric, probe, with_residual):
         u = _tmap(lambda a: method.alpha * a, acc)
         ok = ok & (_norm(last) <= _norm(v) * (1 + 1e-6))
     elif isinstance(method, CG):
-        u = _cg(matvec_t, v, method.iters, method.tol)
+        u, definite = _cg(matvec_t, v, method.iters, method.tol)
+        ok = ok & definite
         if not symmetric:
             forward, transposed = probe()
             sym_err = _norm(_tmap(jnp.subtract, forward, transposed)) / jnp.maximum(
@@ -343,12 +346,13 @@ def _unrolled(method, outer, condition, lam, w):
     return g, HypergradientInfo(nan, jnp.zeros_like(nan), jnp.bool_(True))
 
 
-@functools.partial(jax.jit, static_argnames=("outer", "condition", "symmetric", "with_info"))
 def _hypergradient(outer, condition, lam, w, method, symmetric, with_info):
-    # Jitted with the loss functions static: an eager call runs compiled, and
-    # repeated calls with the same functions reuse the program.
+    # Not jitted here: a jit with the loss functions static would freeze whatever
+    # they read (a global target, a minibatch) at the first call.  Under the
+    # caller's jit (or simulate's) it compiles like any other code.
     if isinstance(method, _UNROLLERS):
-        return _unrolled(method, outer, condition, lam, w)
+        grad, info = _unrolled(method, outer, condition, lam, w)
+        return grad, info._replace(ok=info.ok & _finite(grad))
     g_lam, v = jax.grad(outer, argnums=(0, 1))(lam, w)
     # Products A^T u by a vjp of the condition linearised once.  For a Hessian
     # (A = A^T) this reverse-over-reverse product measured 15-20% faster than
@@ -372,24 +376,13 @@ def _hypergradient(outer, condition, lam, w, method, symmetric, with_info):
 
     u, info = _solve(method, matvec_t, v, dense_t, symmetric, probe, with_info)
     _, vjp_lam = jax.vjp(lambda l_: condition(l_, w), lam)
-    indirect = vjp_lam(u)[0]
-    return _tmap(jnp.subtract, g_lam, indirect), info
+    grad = _tmap(jnp.subtract, g_lam, vjp_lam(u)[0])
+    return grad, info._replace(ok=info.ok & _finite(grad))
 
 
-_GRADS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-
-
-def _grad_in_w(inner):
-    """``jax.grad(inner, argnums=1)``, one object per ``inner`` (a static jit argument)."""
-    try:
-        return _GRADS[inner]
-    except (KeyError, TypeError):
-        grad = jax.grad(inner, argnums=1)
-        try:
-            _GRADS[inner] = grad
-        except TypeError:             # not weak-referenceable: no caching
-            pass
-        return grad
+def _finite(tree):
+    return functools.reduce(jnp.logical_and, [jnp.all(jnp.isfinite(x)) for x in
+                                              jax.tree_util.tree_leaves(tree)], jnp.bool_(True))
 
 
 def _check_method(method):
@@ -403,13 +396,20 @@ def _check_method(method):
 def _finish(result, with_info, method):
     grad, diag = result
     if is_concrete(diag.ok) and not bool(diag.ok):
-        warnings.warn(f"{type(method).__name__}: the hypergradient is unreliable: "
-                      + ("the Neumann series grew; lower alpha below 2 / lambda_max "
-                         "(see hessian_top_eigenvalue) or check that w is a minimum."
-                         if isinstance(method, Neumann) else
-                         f"the Jacobian is not symmetric (symmetry error "
-                         f"{float(diag.symmetry_error):.2e}) and CG needs a symmetric "
-                         f"positive definite one; use GMRES."),
+        if not bool(_finite(grad)):
+            why = ("the result is not finite (a singular H, or w or the losses not "
+                   "finite); add a ridge to inner or check w.")
+        elif isinstance(method, Neumann):
+            why = ("the Neumann series grew; lower alpha below 2 / lambda_max (see "
+                   "hessian_top_eigenvalue) or check that w is a minimum.")
+        elif float(diag.symmetry_error) > 1e-6:
+            why = (f"the Jacobian is not symmetric (symmetry error "
+                   f"{float(diag.symmetry_error):.2e}) and CG needs a symmetric positive "
+                   f"definite one; use GMRES.")
+        else:
+            why = ("CG met a direction of non-positive curvature: H is singular or "
+                   "indefinite (is w a minimum?); add a ridge to inner or use GMRES.")
+        warnings.warn(f"{type(method).__name__}: the hypergradient is unreliable: {why}",
                       RuntimeWarning, stacklevel=3)
     return (grad, diag) if with_info else grad
 
@@ -445,7 +445,7 @@ def hypergradient(outer: Callable, inner: Callable, lam, w, method, *, info: boo
     -0.3
     """
     _check_method(method)
-    condition = _grad_in_w(inner)
+    condition = jax.grad(inner, argnums=1)
     _check_structures(outer, condition, lam, w, "grad of inner(lam, w) in w")
     return _finish(_hypergradient(outer, condition, lam, w, method, True, bool(info)), info,
                    method)

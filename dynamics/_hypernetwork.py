@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import optax
 
 from dynamics._base import Dynamics, zero_count
-from games.checks import check_positive
+from games.checks import check_positive, is_concrete
 
 __all__ = ["hypernetwork", "HypernetworkState", "fit_best_response"]
 
@@ -98,6 +98,10 @@ def _bound(fn, *static):
     # One object per static configuration: rebuilding with new traced values
     # (learning rates, sigma, key) does not recompile.
     return functools.partial(fn, *static)
+
+
+def _shapes(tree):
+    return str(jax.tree_util.tree_map(lambda x: list(jnp.shape(x)), tree))
 
 
 def _check_samples(samples):
@@ -248,10 +252,30 @@ def fit_best_response(game, hypernet, phi, *, mean, std, steps: int, key, sample
     samples = _check_samples(samples)
     if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 1:
         raise ValueError(f"steps must be an int >= 1; got {steps!r}.")
-    lam_like = jax.eval_shape(game.init, jax.random.key(0))[0]
-    as_tree = lambda name, v: jax.tree_util.tree_map(
-        lambda t: jnp.broadcast_to(jnp.asarray(v, t.dtype), t.shape), lam_like) \
-        if jnp.ndim(v) == 0 and not isinstance(v, (dict, list, tuple)) else v
+    lam_like, w_like = jax.eval_shape(game.init, jax.random.key(0))
+
+    def as_tree(name, v):
+        if not isinstance(v, (dict, list, tuple)) and jnp.ndim(v) == 0:
+            return jax.tree_util.tree_map(
+                lambda t: jnp.broadcast_to(jnp.asarray(v, t.dtype), t.shape), lam_like)
+        if (jax.tree_util.tree_structure(v) != jax.tree_util.tree_structure(lam_like)
+                or [jnp.shape(x) for x in jax.tree_util.tree_leaves(v)]
+                != [x.shape for x in jax.tree_util.tree_leaves(lam_like)]):
+            raise ValueError(f"{name} must be a scalar or shaped like lambda (player 0's "
+                             f"parameters, {_shapes(lam_like)}); got {_shapes(v)}.")
+        return jax.tree_util.tree_map(jnp.asarray, v)
+
     mean, std = as_tree("mean", mean), as_tree("std", std)
+    if any(is_concrete(x) and bool(jnp.any(x < 0)) for x in jax.tree_util.tree_leaves(std)):
+        raise ValueError("std must be non-negative (a standard deviation per "
+                         "hyperparameter).")
+    out = jax.eval_shape(hypernet.apply, phi, lam_like)
+    if (jax.tree_util.tree_structure(out) != jax.tree_util.tree_structure(w_like)
+            or [x.shape for x in jax.tree_util.tree_leaves(out)]
+            != [x.shape for x in jax.tree_util.tree_leaves(w_like)]):
+        raise ValueError(f"the hypernetwork outputs {_shapes(out)} but the follower's "
+                         f"weights (player 1) are {_shapes(w_like)}; build it from the "
+                         f"game's weights (e.g. nets.linear_hypernet(game.init(key)[1], "
+                         f"lam)).")
     optimizer = optax.adam(1e-3) if optimizer is None else optimizer
     return _fit(game, hypernet, phi, mean, std, key, optimizer, int(steps), samples)

@@ -11,7 +11,7 @@ import jax.numpy as jnp
 
 from dynamics._base import Dynamics, zero_count
 from dynamics._gradients import xi
-from dynamics._hypergradient import _check_method, hypergradient_of_root
+from dynamics._hypergradient import CG, _check_method, hypergradient_of_root
 from games import Game, register_game
 from games.checks import check_positive
 
@@ -91,6 +91,13 @@ def _init(leaders, hp, params):
 def _step(leaders, inner_steps, hp, game, state):
     follower_dyn, method = hp["follower"], hp["method"]
     lam, _, followers = _split(game, leaders, state.params)
+    if isinstance(method, CG) and len(followers) > 1:
+        # The followers' game has a non-symmetric Jacobian in general, where CG
+        # returns a wrong answer that nothing in a simulation would show.
+        raise ValueError(f"method CG needs a symmetric condition Jacobian, but the "
+                         f"{len(followers)} followers (players {list(followers)}) play a "
+                         f"game among themselves, whose Jacobian is in general not "
+                         f"symmetric: use GMRES(iters) or Exact().")
     sub = FollowerGame(game, lam, leaders)
     fstate = jax.lax.fori_loop(0, inner_steps, lambda _, s: follower_dyn.step(sub, s),
                                state.follower)
@@ -135,8 +142,11 @@ def stackelberg(leader_lr, *, follower: Dynamics, inner_steps: int = 1, method,
 
     With one follower minimising a loss, the condition's Jacobian is that loss's
     Hessian; with followers playing a game it is non-symmetric (use ``Exact`` or
-    ``GMRES``).  The hypergradient is exact only when w solves the followers'
-    problem: more ``inner_steps`` (or a faster follower) make it so.
+    ``GMRES``; ``CG`` is refused there).  The hypergradient is exact only when w
+    solves the followers' problem: more ``inner_steps`` (or a faster follower)
+    make it so.  The solver's diagnostics are not kept in the state: check a
+    method on one step with ``hypergradient_of_root(..., info=True)`` (e.g. a
+    Neumann ``alpha`` against ``hessian_top_eigenvalue``).
 
     State: ``StackelbergState(params, follower, count)``: the whole Params, the
     follower dynamics' state over the followers' parameters, and the leader

@@ -85,9 +85,13 @@ def _finite(tree) -> bool:
 
 
 def _scores(game, params) -> dict:
-    """Loss and accuracy on every split, as floats (None when not finite)."""
+    """Loss and accuracy on every split, as floats (None when not finite, and every
+    score None for non-finite parameters: an argmax of NaN logits is no accuracy)."""
+    scores = game.evaluate(params)
+    if not _finite(params):
+        return {k: None for k in scores}
     out = {}
-    for k, v in game.evaluate(params).items():
+    for k, v in scores.items():
         v = float(v)
         out[k] = v if math.isfinite(v) else None
     return out
@@ -446,15 +450,23 @@ def _distill(o, key, progress):
     real = np.stack([np.stack([np.asarray(data.x_train[rng.choice(np.flatnonzero(y == c))])
                                for c in range(num_classes)]) for _ in range(seeds)])
     inits = jax.vmap(lambda k: jax.random.fold_in(k, 1))(keys)
-    acc_learned = np.asarray(fresh(jnp.broadcast_to(learned, (seeds,) + learned.shape), inits))
     acc_real = np.asarray(fresh(jnp.asarray(real, learned.dtype), inits))
+    if _finite(learned):
+        acc_learned = np.asarray(fresh(jnp.broadcast_to(learned, (seeds,) + learned.shape),
+                                       inits))
+        learned_stats = {"learned_test_accuracy": [float(a) for a in acc_learned],
+                         "learned_mean": float(np.mean(acc_learned)),
+                         "learned_std": float(np.std(acc_learned))}
+    else:                       # diverged images: nothing to train on, no accuracy
+        learned_stats = {"learned_test_accuracy": [None] * seeds, "learned_mean": None,
+                         "learned_std": None}
     progress(train_steps + steps, "fresh networks")
     summary = {
-        "learned_test_accuracy": [float(a) for a in acc_learned],
+        **learned_stats,
         "real_test_accuracy": [float(a) for a in acc_real],
-        "learned_mean": float(np.mean(acc_learned)), "learned_std": float(np.std(acc_learned)),
         "real_mean": float(np.mean(acc_real)), "real_std": float(np.std(acc_real)),
-        "learned_beats_real": bool(np.mean(acc_learned) > np.mean(acc_real)),
+        "learned_beats_real": (learned_stats["learned_mean"] is not None
+                               and learned_stats["learned_mean"] > np.mean(acc_real)),
     }
     rows = {"cg": _row("cg", f"stackelberg, CG(10) every {inner} Adam steps", run)}
     setup = {"data": "1000 training (the leader's loss), 400 validation examples, test "
@@ -594,8 +606,9 @@ def format_table(results: dict) -> str:
                      f"gap {s['start_gap']:.3f} -> {_fmt(s['final_gap'], '.3f')}")
     elif task == "distill":
         lines.append(f"fresh networks, {results['setup']['seeds']} seeds, test accuracy: "
-                     f"learned images {s['learned_mean']:.3f} ± {s['learned_std']:.3f}, "
-                     f"random real images {s['real_mean']:.3f} ± {s['real_std']:.3f}")
+                     + (f"learned images {s['learned_mean']:.3f} ± {s['learned_std']:.3f}, "
+                        if s["learned_mean"] is not None else "learned images none (diverged), ")
+                     + f"random real images {s['real_mean']:.3f} ± {s['real_std']:.3f}")
     return "\n".join(lines)
 
 

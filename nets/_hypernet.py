@@ -106,7 +106,7 @@ def _hinit(kind, wspec, lspec, extra, key, weights, center=None):
     b = _flatten("weights", wspec, weights)
     dw, dl, dtype = _size(wspec), _size(lspec), b.dtype
     c = (jnp.zeros(dl, dtype) if center is None
-         else _flatten("center", lspec, center).astype(dtype))
+         else _flatten("center (a lambda)", lspec, center).astype(dtype))
     if kind == "linear":
         return {"b": b, "W": jnp.zeros((dw, dl), dtype), "center": c}
     if kind == "factorized":
@@ -122,6 +122,12 @@ def _hinit(kind, wspec, lspec, extra, key, weights, center=None):
 
 def _happly(kind, wspec, lspec, extra, phi, lam):
     x = _flatten("lam", lspec, lam)
+    b = phi.get("b") if isinstance(phi, dict) else None
+    if b is None or jnp.shape(b) != (_size(wspec),):
+        raise ValueError(f"phi does not belong to this hypernetwork: its 'b' has shape "
+                         f"{None if b is None else tuple(jnp.shape(b))}, this network outputs "
+                         f"{_size(wspec)} weights ({_describe(wspec)}); use the phi its own "
+                         f"init returned.")
     if "center" in phi:                  # optional, so hand-built phi work too
         x = x - phi["center"].astype(x.dtype)
     if kind == "linear":

@@ -60,8 +60,8 @@ class _Bound:
     def __init__(self, fn: Callable, *bound):
         self.fn, self.bound = fn, bound
 
-    def __call__(self, *args):
-        return self.fn(*self.bound, *args)
+    def __call__(self, *args, **kwargs):
+        return self.fn(*self.bound, *args, **kwargs)
 
     def __eq__(self, other):
         return isinstance(other, _Bound) and (self.fn, self.bound) == (other.fn, other.bound)

@@ -76,6 +76,15 @@ def test_distilled_images_beat_random_real_ones(tmp_path, capsys):
     assert (out / "distilled.png").stat().st_size > 1000
 
 
+def test_a_diverged_run_has_no_scores(tmp_path, capsys):
+    # Accuracies of NaN weights (argmax of NaN logits) would be noise.
+    res, out, printed = _run(tmp_path, capsys, "--task", "overfit", "--steps", "4",
+                             "--train-steps", "5", "--leader-lr", "1e6")
+    s = res["summary"]
+    assert res["rows"]["cg"]["diverged_by"] is not None
+    assert set(s["final"].values()) == {None} and s["final_gap"] is None
+
+
 @pytest.mark.parametrize("args, message", [
     (["--task", "overfit", "--grid", "5"], "task 'overfit' takes no option 'grid'"),
     (["--task", "weight-decay", "--steps", "10", "--train-steps", "5"],

@@ -144,6 +144,31 @@ def test_diagnostics_and_a_diverging_neumann_series():
     assert bool(info.ok) and 0 < float(info.residual) < 1
 
 
+def test_a_singular_or_indefinite_h_is_flagged_not_trusted():
+    # inner = 1/2 (w_0 - lam)^2: H = diag(1, 0) is singular in w_1.
+    sing_inner = lambda lam, w: 0.5 * (w[0] - lam[0]) ** 2
+    sing_outer = lambda lam, w: jnp.sum(w)
+    lam, w = jnp.array([0.3]), jnp.array([0.3, 0.0])
+    with pytest.warns(RuntimeWarning, match="not finite"):
+        g, info = dynamics.hypergradient(sing_outer, sing_inner, lam, w, Exact(), info=True)
+    assert not bool(info.ok) and not np.all(np.isfinite(g))
+    with pytest.warns(RuntimeWarning, match="non-positive curvature"):
+        _, info = dynamics.hypergradient(sing_outer, sing_inner, lam, w, CG(5), info=True)
+    assert not bool(info.ok)
+
+
+def test_losses_are_read_afresh_at_every_call():
+    # A loss that reads a global (a target, a minibatch) must see its current value.
+    box = {"target": 1.0}
+    o = lambda lam, w: 0.5 * jnp.sum((w - box["target"]) ** 2)
+    i = lambda lam, w: 0.5 * jnp.sum((w - lam) ** 2) + 0.5 * jnp.sum(w ** 2)  # w* = lam / 2
+    lam = jnp.array([0.4])
+    for target in (1.0, 3.0):
+        box["target"] = target
+        g = dynamics.hypergradient(o, i, lam, lam / 2, Exact())
+        np.testing.assert_allclose(g, (0.2 - target) / 2, rtol=1e-12)
+
+
 def test_top_eigenvalue_picks_alpha():
     got = dynamics.hessian_top_eigenvalue(inner, LAM_J, W_J, iters=300,
                                           key=jax.random.key(1))

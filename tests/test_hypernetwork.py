@@ -153,3 +153,27 @@ def test_bad_configurations_are_clear_errors():
                                 key=key)
     with pytest.raises(ValueError, match="need a 2-player leader/follower game"):
         dynamics.simulate(three, dyn, (jnp.zeros(1),) * 3, 2)
+
+
+def test_fit_best_response_checks_its_shapes_and_takes_pytree_lambda():
+    # lambda a pytree with leaves of different shapes, as per-weight decays are
+    lam0 = (jnp.zeros(2), jnp.zeros(()))
+    game = games.from_losses(
+        lambda p: jnp.sum(p[1] ** 2),
+        lambda p: jnp.sum((p[1] - 1.0) ** 2) + jnp.sum(jnp.exp(p[0][0]) * p[1][:2] ** 2)
+        + jnp.exp(p[0][1]) * p[1][2] ** 2, init=(lam0, jnp.zeros(3)))
+    net = nets.linear_hypernet(jnp.zeros(3), lam0)
+    phi = net.init(jax.random.key(0), jnp.zeros(3), center=lam0)      # keyword form
+    fit = lambda **kw: dynamics.fit_best_response(game, kw.pop("net", net), kw.pop("phi", phi),
+                                                  steps=3, key=jax.random.key(1), **kw)
+    phi2, losses = fit(mean=lam0, std=(jnp.ones(2), jnp.asarray(0.5)))
+    assert losses.shape == (3,) and np.all(np.isfinite(losses))
+    with pytest.raises(ValueError, match=r"mean must be a scalar or shaped like lambda"):
+        fit(mean=[0.0], std=1.0)
+    with pytest.raises(ValueError, match="std must be non-negative"):
+        fit(mean=0.0, std=-1.0)
+    other = nets.linear_hypernet(jnp.zeros(5), lam0)
+    with pytest.raises(ValueError, match=r"outputs \[5\] but the follower's weights .* \[3\]"):
+        fit(net=other, phi=other.init(jax.random.key(0), jnp.zeros(5)), mean=0.0, std=1.0)
+    with pytest.raises(ValueError, match=r"phi does not belong to this hypernetwork.*\(5,\)"):
+        net.apply(other.init(jax.random.key(0), jnp.zeros(5)), lam0)

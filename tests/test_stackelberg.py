@@ -98,6 +98,10 @@ def test_one_leader_step_is_the_closed_form_hypergradient_with_followers_in_a_ga
         np.testing.assert_allclose(state.params[0], x0 - 0.1 * true, rtol=1e-10)
         np.testing.assert_allclose([state.params[1][0], state.params[2][0]], wstar,
                                    rtol=1e-10)   # w* is a fixed point of the followers
+    # CG would answer wrongly here (non-symmetric M) and nothing in a run would show it
+    dyn = dynamics.stackelberg(0.1, follower=dynamics.simgd(0.1), method=dynamics.CG(5))
+    with pytest.raises(ValueError, match=r"CG needs a symmetric.*players \[1, 2\].*GMRES"):
+        dynamics.simulate(game, dyn, start, 2)
 
 
 def _step_map_jacobian_by_differences(game, dyn, params, h=1e-6):
