@@ -10,6 +10,7 @@ back, and ``--resume`` continues a search) and as a PNG drawing.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -88,9 +89,12 @@ def compute(game: str = DEFAULTS["game"], dyn: str = DEFAULTS["dynamics"], *,
                              "mixture; the IPD starts from --seed.")
         params = tuple(jnp.asarray(float(v)) for v in start)
     t0 = time.perf_counter()
-    tree = search.grr(g, d, params, key=key, max_depth=depth, num_branches=branches, eps=eps,
-                      steps=STEPS[dyn], tol=TOL[dyn], tree=tree, progress=progress,
-                      checkpoint=checkpoint)
+    try:
+        tree = search.grr(g, d, params, key=key, max_depth=depth, num_branches=branches,
+                          eps=eps, steps=STEPS[dyn], tol=TOL[dyn], tree=tree,
+                          progress=progress, checkpoint=checkpoint)
+    except ValueError as err:         # e.g. --resume with a tree of another search
+        raise UsageError(str(err)) from None
     seconds = time.perf_counter() - t0
     nodes = []
     for n, attrs in tree.graph.nodes(data=True):
@@ -231,15 +235,26 @@ def main(args: argparse.Namespace) -> int:
             tree = search.SearchTree.load(args.resume)
         except ValueError as err:
             raise UsageError(str(err)) from None
-    with output_folder(args.out) as tmp:
-        with progress_bar(1, "grr", unit="node") as bar:
-            def progress(done, total):
-                bar.bar.total = total
-                bar.to(done)
-            res = compute(args.game, args.dynamics, tau=args.tau, lr=args.lr,
-                          depth=args.depth, branches=args.branches, eps=args.eps,
-                          start=args.start, seed=args.seed, tree=tree, progress=progress,
-                          checkpoint=lambda t: t.save(tmp / "tree.json"))
-        written = report(res, tmp, plots=not args.no_plots)
+    # Checkpoints live beside --out, not in its hidden run folder (removed when a
+    # run is interrupted), so an interrupted search can be resumed.
+    out = Path(args.out)
+    saved = out.with_name(f"{out.name}.checkpoint.json")
+    try:
+        with output_folder(args.out) as tmp:
+            with progress_bar(1, "grr", unit="node") as bar:
+                def progress(done, total):
+                    bar.bar.total = total
+                    bar.to(done)
+                res = compute(args.game, args.dynamics, tau=args.tau, lr=args.lr,
+                              depth=args.depth, branches=args.branches, eps=args.eps,
+                              start=args.start, seed=args.seed, tree=tree,
+                              progress=progress, checkpoint=lambda t: t.save(saved))
+            written = report(res, tmp, plots=not args.no_plots)
+    except BaseException:
+        if saved.exists():
+            print(f"the search so far is saved in {saved}: continue it with --resume "
+                  f"{saved}", file=sys.stderr)
+        raise
+    saved.unlink(missing_ok=True)
     print(f"wrote {', '.join(written)} under {args.out}/")
     return 0

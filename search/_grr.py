@@ -23,6 +23,7 @@ References:
 from __future__ import annotations
 
 import functools
+import hashlib
 import numbers
 
 import jax
@@ -101,9 +102,32 @@ def _count(name, value, low=1):
 
 
 def _positive(name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
-        raise ValueError(f"{name} must be a positive number; got {value!r}.")
+    if (isinstance(value, bool) or not isinstance(value, (numbers.Real, np.ndarray, jax.Array))
+            or np.ndim(value) != 0 or not np.isreal(value)
+            or not (0 < float(value) < np.inf)):
+        raise ValueError(f"{name} must be a positive finite number; got {value!r}.")
     return float(value)
+
+
+def _fingerprint(*trees) -> str:
+    """A short hash of the values (not the functions) in some pytrees."""
+    h = hashlib.sha1()
+    for leaf in jax.tree_util.tree_leaves(trees):
+        if jnp.issubdtype(jnp.result_type(leaf), jax.dtypes.prng_key):
+            leaf = jax.random.key_data(leaf)
+        a = np.ascontiguousarray(np.asarray(leaf))
+        h.update(f"{a.dtype.str}{a.shape}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()[:16]
+
+
+def _identity(game, dyn, key=None) -> dict:
+    """What a resumed search must share with the one that saved the tree."""
+    out = {"game": f"{type(game).__name__}:{_fingerprint(game)}",
+           "dynamics": f"{_name(dyn)}:{_fingerprint(dyn)}"}
+    if key is not None:
+        out["key"] = _fingerprint(key)
+    return out
 
 
 @jax.jit
@@ -171,9 +195,21 @@ def _start_tree(tree, game, dyn, params, tol, settings):
     if tree is None:
         tree = SearchTree(**settings)
         tree.add_root(params, found_by="start", **_node_record(game, dyn, params, tol))
-    elif not isinstance(tree, SearchTree):
+        return tree
+    if not isinstance(tree, SearchTree):
         raise TypeError(f"tree must be a search.SearchTree (e.g. SearchTree.load(path)) to "
                         f"resume, or None; got {type(tree).__name__}.")
+    if not len(tree):
+        raise ValueError("the tree to resume is empty; pass tree=None to start a search.")
+    saved = tree.graph.graph
+    # A mixed tree would report solutions judged under other settings as its own.
+    differ = [f"{k}: saved {saved[k]!r}, now {v!r}" for k, v in settings.items()
+              if k in saved and saved[k] != v]
+    if differ:
+        raise ValueError("this tree was saved by a different search (" + "; ".join(differ)
+                         + "); resume with the same game, dynamics, key and settings (only "
+                         "max_depth may grow), or start a new search.")
+    games.check_params(game, tree.params(0))
     return tree
 
 
@@ -209,7 +245,9 @@ def grr(game, dyn, params, *, key, max_depth: int = 1, num_branches: int = 1,
       params: the start (the root).
       key: PRNG key for the exponents' initial frames.
       tree: a :class:`SearchTree` to resume (``SearchTree.load(path)``): its
-        unexpanded nodes are expanded; ``params`` is then ignored.
+        unexpanded nodes are expanded; ``params`` is then ignored.  A tree saved by
+        another search (its game, ``dyn``, ``key`` or any setting but
+        ``max_depth`` differ, as recorded in ``tree.graph.graph``) is refused.
       progress: ``True`` for a tqdm bar, or ``fn(done, total)`` over nodes.
       checkpoint: ``fn(tree)`` after each level (e.g. ``lambda t: t.save(path)``).
 
@@ -235,7 +273,8 @@ def grr(game, dyn, params, *, key, max_depth: int = 1, num_branches: int = 1,
         "ascent_lr", ascent_lr)
     settings = dict(method="grr", eps=eps, steps=steps, tol=tol, num_branches=num_branches,
                     lyapunov_steps=lyapunov_steps, ascent_lr=ascent_lr,
-                    ascent_iters=ascent_iters, objective=objective)
+                    ascent_iters=ascent_iters, objective=objective,
+                    **_identity(game, dyn, key))
     fresh = tree is None
     tree = _start_tree(tree, game, dyn, params, tol, settings)
     if fresh:
@@ -254,7 +293,7 @@ def grr(game, dyn, params, *, key, max_depth: int = 1, num_branches: int = 1,
         while frontier:
             depth = min(tree.graph.nodes[n]["depth"] for n in frontier)
             level = [n for n in frontier if tree.graph.nodes[n]["depth"] == depth]
-            starts, meta = [], []
+            starts, meta, expanded = [], [], []
             for node in level:
                 p = tree.params(node)
                 bif = dynamics.find_bifurcation(
@@ -262,10 +301,11 @@ def grr(game, dyn, params, *, key, max_depth: int = 1, num_branches: int = 1,
                     iters=ascent_iters, key=jax.random.fold_in(key, node))
                 b = bif.params
                 values, dirs = branch_directions(game, b, num_branches)
-                attrs = tree.graph.nodes[node]
-                attrs["expanded"] = True
-                attrs["branch_point"] = encode_params(tuple(b))
-                attrs["exponents"] = [float(e) for e in np.asarray(bif.exponents)]
+                # Marked expanded once its children are in (an interrupted level
+                # leaves its nodes to expand again on resume).
+                expanded.append((node, {
+                    "expanded": True, "branch_point": encode_params(tuple(b)),
+                    "exponents": [float(e) for e in np.asarray(bif.exponents)]}))
                 for k, (value, d) in enumerate(zip(values, dirs)):
                     for sign in (1, -1):
                         starts.append(jax.tree_util.tree_map(
@@ -284,6 +324,8 @@ def grr(game, dyn, params, *, key, max_depth: int = 1, num_branches: int = 1,
                                    diverged_at=None if div < 0 else int(div), **record)
                     done += 1
                     advance(done, max(total, done))
+            for node, attrs in expanded:
+                tree.graph.nodes[node].update(attrs)
             if checkpoint is not None:
                 checkpoint(tree)
             frontier = tree.unexpanded(max_depth)
@@ -332,27 +374,29 @@ def ridge_rider(game, params, *, max_depth: int = 1, num_branches: int = 1,
     ride_steps, steps = _count("ride_steps", ride_steps, 0), _count("steps", steps)
     eps, ride_lr, lr, tol = (_positive("eps", eps), _positive("ride_lr", ride_lr),
                              _positive("lr", lr), _positive("tol", tol))
-    settings = dict(method="ridge_rider", eps=eps, ride_lr=ride_lr, ride_steps=ride_steps,
-                    lr=lr, steps=steps, tol=tol, num_branches=num_branches)
     descend = dynamics.simgd(lr)
+    settings = dict(method="ridge_rider", eps=eps, ride_lr=ride_lr, ride_steps=ride_steps,
+                    lr=lr, steps=steps, tol=tol, num_branches=num_branches,
+                    game=_identity(game, descend)["game"])
     tree = _start_tree(tree, game, descend, params, tol, settings)
     while frontier := tree.unexpanded(max_depth):
         for node in frontier:
             p = tree.params(node)
             values, dirs = saddle_directions(game, p, num_branches)
-            attrs = tree.graph.nodes[node]
-            attrs["expanded"] = True
-            attrs["branch_point"] = encode_params(tuple(p)) if dirs else None
+            children = []
             for k, (value, d) in enumerate(zip(values, dirs)):
                 for sign in (1, -1):
                     theta = _ride(game, p, d, sign, eps, ride_lr, ride_steps)
                     final, div = _run_to_convergence(game, descend, _stack([theta]), steps)
                     final = _unstack(final, 1)[0]
-                    tree.add_child(node, final, edge={"eigenvalue": [float(value), 0.0],
-                                                      "sign": sign, "eps": eps,
-                                                      "direction": k},
-                                   found_by="ridge", diverged_at=None if int(div[0]) < 0
-                                   else int(div[0]), **_node_record(game, descend, final, tol))
+                    children.append((final, {"eigenvalue": [float(value), 0.0], "sign": sign,
+                                             "eps": eps, "direction": k},
+                                     None if int(div[0]) < 0 else int(div[0])))
+            for final, edge, div in children:       # all at once: no half-expanded node
+                tree.add_child(node, final, edge=edge, found_by="ridge", diverged_at=div,
+                               **_node_record(game, descend, final, tol))
+            tree.graph.nodes[node].update(
+                expanded=True, branch_point=encode_params(tuple(p)) if dirs else None)
         if checkpoint is not None:
             checkpoint(tree)
     return tree

@@ -62,8 +62,26 @@ def decode_params(obj):
         return [decode_params(x) for x in obj["list"]]
     if "dict" in obj:
         return {k: decode_params(v) for k, v in obj["dict"].items()}
+    if not np.issubdtype(np.dtype(obj["dtype"]), np.floating):
+        raise TypeError(f"parameters must be real float arrays; got dtype {obj['dtype']}.")
+    # null entries are non-finite values (JSON has no NaN): read back as NaN
     a = np.asarray(obj["array"], dtype=obj["dtype"]).reshape(obj["shape"])
     return jnp.asarray(a)
+
+
+def _json_safe(obj):
+    """Non-finite floats as None (JSON has no NaN or infinity), recursively."""
+    if isinstance(obj, float):
+        return obj if np.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    return obj
+
+
+def _no_constants(name):
+    raise ValueError(f"{name} is not JSON")
 
 
 def _flat(params) -> np.ndarray:
@@ -72,11 +90,16 @@ def _flat(params) -> np.ndarray:
         else np.zeros(0)
 
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
 def _atomic_write(path: Path, text: str) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, 0o666 & ~_UMASK)     # mkstemp makes 0600; honour the umask
         with os.fdopen(fd, "w") as f:
             f.write(text)
             f.flush()
@@ -199,14 +222,18 @@ class SearchTree:
         for n, d in self.graph.nodes(data=True):
             if "params" not in d or "depth" not in d:
                 raise ValueError(f"node {n} lacks params or depth.")
+        for u, v in self.graph.edges:
+            if self.graph.nodes[v]["depth"] != self.graph.nodes[u]["depth"] + 1:
+                raise ValueError(f"node {v}'s depth is not its parent {u}'s plus one.")
 
     # ------------------------------------------------------------------ files
 
     def save(self, path) -> None:
         """Write the tree as versioned node-link JSON, atomically (a file that
-        already exists is replaced only once the new one is complete)."""
+        already exists is replaced only once the new one is complete).  Non-finite
+        numbers (a diverged branch) are written as null, read back as NaN."""
         data = {"format": FORMAT, "version": VERSION,
-                "graph": nx.node_link_data(self.graph, edges="edges")}
+                "graph": _json_safe(nx.node_link_data(self.graph, edges="edges"))}
         _atomic_write(Path(path), json.dumps(data, allow_nan=False))
 
     @classmethod
@@ -217,9 +244,12 @@ class SearchTree:
             text = path.read_text()
         except OSError as err:
             raise ValueError(f"cannot read a search tree from {str(path)!r}: {err}") from None
+        except UnicodeDecodeError:
+            raise ValueError(f"{str(path)!r} is not a gamedyn search tree (not UTF-8 text, "
+                             f"so not JSON).") from None
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError as err:
+            data = json.loads(text, parse_constant=_no_constants)
+        except (json.JSONDecodeError, ValueError) as err:
             raise ValueError(f"{str(path)!r} is not a complete JSON file ({err}); it may be "
                              f"truncated or corrupt. Search trees are written atomically, "
                              f"so an earlier save is still intact if it was not overwritten."
@@ -233,11 +263,13 @@ class SearchTree:
                              f"{VERSION}.")
         tree = cls()
         try:
+            if not isinstance(data["graph"], dict) or data["graph"].get("directed") is False:
+                raise ValueError("'graph' must be a directed node-link graph")
             tree.graph = nx.node_link_graph(data["graph"], directed=True, edges="edges")
             tree.check()
             for n in tree.graph:
                 tree.params(n)
-        except (KeyError, TypeError, ValueError) as err:
+        except (KeyError, TypeError, ValueError, AttributeError, nx.NetworkXException) as err:
             raise ValueError(f"{str(path)!r} holds a malformed search tree: {err}") from None
         if sorted(tree.graph) != list(range(len(tree))):
             raise ValueError(f"{str(path)!r} holds a malformed search tree: nodes must be "

@@ -1,6 +1,7 @@
 """Search trees (arborescence, JSON round trip, damaged files), Ridge Rider and GRR."""
 
 import json
+import os
 
 import jax
 import jax.numpy as jnp
@@ -16,6 +17,12 @@ from search import SearchTree
 
 def _point(*xs):
     return tuple(jnp.asarray(x, jnp.float64) for x in xs)
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _small_tree():
@@ -92,12 +99,40 @@ def test_damaged_files_are_clear_errors_and_a_failed_save_keeps_the_old_file(tmp
         SearchTree.load(tmp_path / "loop.json")
     with pytest.raises(ValueError, match="cannot read a search tree"):
         SearchTree.load(tmp_path / "missing.json")
-    # a save that fails midway (a NaN, which JSON cannot hold) leaves the old file
-    tree.graph.nodes[0]["exponents"] = [float("nan")]
-    with pytest.raises(ValueError):
+    for name, text, message in [
+            ("nan.json", good.replace('"depth": 0', '"depth": NaN', 1), "NaN is not JSON"),
+            ("list.json", json.dumps({**json.loads(good), "graph": []}), "node-link graph"),
+            ("undirected.json", json.dumps({**json.loads(good), "graph": {
+                **json.loads(good)["graph"], "directed": False}}), "directed"),
+            ("complex.json", good.replace('"float64"', '"complex128"', 1), "complex128"),
+            ("depth.json", good.replace('"depth": 1', '"depth": 5', 1), "depth is not"),
+    ]:
+        (tmp_path / name).write_text(text)
+        with pytest.raises(ValueError, match=message):
+            SearchTree.load(tmp_path / name)
+    (tmp_path / "bin.json").write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(ValueError, match="not UTF-8 text"):
+        SearchTree.load(tmp_path / "bin.json")
+    # a save that fails midway (an attribute JSON cannot hold) leaves the old file
+    tree.graph.nodes[0]["exponents"] = [object()]
+    with pytest.raises(TypeError):
         tree.save(path)
     assert path.read_text() == good
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_a_diverged_node_saves_as_valid_json(tmp_path):
+    tree = _small_tree()
+    tree.add_child(1, _point(np.nan, np.inf), found_by="simgd",
+                   losses=[float("nan"), float("inf")], diverged_at=3)
+    path = tmp_path / "tree.json"
+    tree.save(path)
+    json.loads(path.read_text(), parse_constant=lambda c: pytest.fail(f"{c} in the file"))
+    assert os.stat(path).st_mode & 0o777 == 0o666 & ~_umask()   # like results.json
+    back = SearchTree.load(path)
+    node = max(back.graph)
+    assert np.isnan(np.asarray(back.params(node)[0])).all()
+    assert back.graph.nodes[node]["losses"] == [None, None]
 
 
 def test_saddle_criterion():
@@ -155,8 +190,18 @@ def test_grr_finds_both_ipd_classes_where_simgd_finds_one(tmp_path):
     assert classes == [1.0, 1.96]                             # tit-for-tat-like, defection
     for e in tree.graph.edges:
         assert set(tree.graph.edges[e]) == {"eigenvalue", "sign", "eps", "direction"}
-    # resume from the file: the next level expands the children, the rest is kept
+    # resume from the file, interrupted during the next level: no node is left
+    # expanded without its children, and resuming again completes the level
     back = SearchTree.load(tmp_path / "t.json")
+
+    def stop(done, total):
+        if done == 2:
+            raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt):
+        search.grr(g, dyn, start, key=jax.random.key(0), max_depth=2, tree=back,
+                   progress=stop)
+    assert len(back) == 4 and [n for n in back.graph if back.graph.nodes[n].get(
+        "expanded") and not back.children(n)] == []
     more = search.grr(g, dyn, start, key=jax.random.key(0), max_depth=2, tree=back)
     assert nx.is_arborescence(more.graph) and more.depth == 2 and len(more) == 4 + 3 * 2
     for n in range(4):
@@ -182,6 +227,27 @@ def test_grr_bad_input():
     with pytest.raises(TypeError, match="tree must be a search.SearchTree"):
         search.grr(g, dynamics.simgd(1.0), _point(1.0, 1.0), key=jax.random.key(0),
                    tree={"nodes": []})
+    with pytest.raises(ValueError, match="eps must be a positive finite number; got inf"):
+        search.grr(g, dynamics.simgd(1.0), _point(1.0, 1.0), key=jax.random.key(0),
+                   eps=float("inf"))
+    # resuming a tree of another search (other settings, game, dynamics or method)
+    tree = search.grr(g, dynamics.simgd(1.0), _point(1.0, 1.0), key=jax.random.key(0),
+                      steps=50, lyapunov_steps=5, ascent_iters=2)
+    run = dict(steps=50, lyapunov_steps=5, ascent_iters=2, max_depth=2, tree=tree)
+    for game, dyn, kwargs, message in [
+            (g, dynamics.simgd(1.0), dict(eps=0.5), "eps: saved 0.1, now 0.5"),
+            (games.mix(games.matching_pennies(), g, 0.5), dynamics.simgd(1.0), {},
+             "game: saved 'SmallIPD:"),
+            (g, dynamics.simgd(0.5), {}, "dynamics: saved 'simgd:"),
+            (g, dynamics.simgd(1.0), dict(key=jax.random.key(1)), "key: saved")]:
+        with pytest.raises(ValueError, match="saved by a different search.*" + message):
+            search.grr(game, dyn, _point(1.0, 1.0), **{"key": jax.random.key(0), **run,
+                                                      **kwargs})
+    assert len(tree) == 4                               # untouched by the refusals
+    with pytest.raises(ValueError, match="method: saved 'grr', now 'ridge_rider'"):
+        search.ridge_rider(games.from_losses(lambda p: jnp.sum(p[0] ** 2),
+                                             init=(jnp.zeros(1),)), (jnp.zeros(1),),
+                           tree=tree)
 
 
 @pytest.mark.slow

@@ -58,6 +58,33 @@ def test_grr_on_the_small_ipd_and_resume(tmp_path, capsys):
     assert main(["grr", "--resume", str(out / "tree.json"), "--depth", "2", "--no-plots",
                  "--out", str(deeper)]) == 0
     assert SearchTree.load(deeper / "tree.json").depth == 2
+    assert not (tmp_path / "deeper.checkpoint.json").exists()    # removed once complete
+    # a tree of another search is refused before any work
+    assert main(["grr", "--resume", str(out / "tree.json"), "--game", "mix", "--depth", "2",
+                 "--out", str(tmp_path / "mixed")]) == 2
+    assert "saved by a different search (game: saved 'SmallIPD" in capsys.readouterr().err
+    assert not (tmp_path / "mixed").exists()
+
+
+def test_an_interrupted_grr_keeps_its_checkpoint_to_resume(tmp_path, capsys, monkeypatch):
+    from experiments import grr
+    real = grr.compute
+
+    def interrupted(*args, checkpoint=None, **kwargs):
+        def save_then_stop(tree):          # the first level completes, then a signal
+            checkpoint(tree)
+            raise KeyboardInterrupt
+        return real(*args, checkpoint=save_then_stop, **kwargs)
+    monkeypatch.setattr(grr, "compute", interrupted)
+    out = tmp_path / "run"
+    assert main(["grr", "--out", str(out)]) == 130
+    saved = tmp_path / "run.checkpoint.json"
+    assert f"continue it with --resume {saved}" in capsys.readouterr().err
+    assert not out.exists() and len(SearchTree.load(saved)) == 4
+    monkeypatch.setattr(grr, "compute", real)
+    assert main(["grr", "--resume", str(saved), "--depth", "2", "--no-plots",
+                 "--out", str(out)]) == 0
+    assert SearchTree.load(out / "tree.json").depth == 2 and not saved.exists()
 
 
 def test_grr_bad_options(tmp_path, capsys):
