@@ -28,6 +28,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from dynamics._base import Dynamics
@@ -97,6 +98,12 @@ def _lyapunov(game, dyn, params, key, steps, num):
     return _exponents(game, dyn, params, key, steps, num)
 
 
+def _check_dyn(dyn):
+    if not isinstance(dyn, Dynamics):
+        raise TypeError(f"dyn must be a dynamics.Dynamics (e.g. dynamics.simgd(1.0)); got "
+                        f"{type(dyn).__name__}.")
+
+
 def _state_size(dyn, params) -> int:
     return jax.eval_shape(lambda p: realify(dyn.init(p))[0], params).shape[0]
 
@@ -127,6 +134,7 @@ def lyapunov_exponents(game, dyn: Dynamics, params, steps: int, num: int = 1, *,
       Diversity in Differentiable Games", AAMAS.
     """
     check_params(game, params)
+    _check_dyn(dyn)
     steps, num = _positive_int("steps", steps), _positive_int("num", num)
     _check_key(key)
     d = _state_size(dyn, params)
@@ -198,8 +206,13 @@ def find_bifurcation(game, dyn: Dynamics, params, *, objective: str = "max", num
     steps, num = _positive_int("steps", steps), _positive_int("num", num)
     iters = _positive_int("iters", iters)
     _check_key(key)
-    if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not lr > 0:
-        raise ValueError(f"lr must be a positive number; got {lr!r}.")
+    _check_dyn(dyn)
+    if (isinstance(lr, bool) or not isinstance(lr, (numbers.Real, np.ndarray, jax.Array))
+            or np.ndim(lr) != 0 or not np.isreal(lr) or not 0 < float(lr) < np.inf):
+        raise ValueError(f"lr must be a positive finite number; got {lr!r}.")
+    if optimizer is not None and not isinstance(optimizer, optax.GradientTransformation):
+        raise TypeError(f"optimizer must be an optax.GradientTransformation (e.g. "
+                        f"optax.adam(1e-2)); got {type(optimizer).__name__}.")
     d = _state_size(dyn, params)
     if num > d:
         raise ValueError(f"num={num} exponents asked of a state with {d} real coordinates; "

@@ -7,6 +7,8 @@ the Axelrod library's ``MemoryOnePlayer`` four-vector.
 
 from __future__ import annotations
 
+import numbers
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -34,6 +36,9 @@ def ipd_policy_profile(logits, game: IPD | None = None) -> np.ndarray:
     """The policy's exact per-step losses against always-cooperate, always-defect
     and tit-for-tat (its own and the opponent's, in that order): shape (6,)."""
     game = ipd() if game is None else game
+    if not isinstance(game, IPD):
+        raise TypeError(f"game must be a games.ipd() game (payoffs and discount); got "
+                        f"{type(game).__name__}. For games.small_ipd pass game.ipd.")
     x = _logits(logits)
     out = []
     for name in _OPPONENTS:
@@ -60,10 +65,10 @@ def ipd_policy_class(logits, game: IPD | None = None, *, tol: float = 0.1) -> st
     >>> games.ipd_policy_class(games.ipd_strategy("tit_for_tat", confidence=5.0))
     'tit_for_tat'
     """
+    if (isinstance(tol, bool) or not isinstance(tol, numbers.Real)
+            or not 0 <= float(tol) < np.inf):
+        raise ValueError(f"tol must be a non-negative finite number; got {tol!r}.")
     game = ipd() if game is None else game
-    if not isinstance(game, IPD):
-        raise TypeError(f"game must be a games.ipd() game (payoffs and discount); got "
-                        f"{type(game).__name__}. For games.small_ipd pass game.ipd.")
     profile = ipd_policy_profile(logits, game)
     best, gap = "other", tol
     for name, strategy in IPD_CLASSES.items():

@@ -57,6 +57,8 @@ def saddle_directions(game, params, num: int | None = None):
     Hessian's negative-curvature directions).  Returns ``(eigenvalues, directions)``
     with directions shaped like ``params``; empty where J has none (a minimum, or
     a rotational point whose eigenvalues are complex)."""
+    if num is not None:
+        num = _count("num", num)
     flat, unravel = ravel_pytree(params)
     jac = _jacobian(game, params)
     ev, vec = np.linalg.eig(jac)
@@ -76,6 +78,7 @@ def branch_directions(game, params, num: int):
     and, when that repeats a direction already taken (its conjugate's), its
     imaginary part.  Returns ``(eigenvalues, directions)``, ``num`` of each at most,
     directions unit vectors shaped like ``params``."""
+    num = _count("num", num)
     flat, unravel = ravel_pytree(params)
     ev, vec = np.linalg.eig(_jacobian(game, params))
     taken, values = [], []

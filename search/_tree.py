@@ -20,6 +20,7 @@ Edge attributes: ``eigenvalue`` ([re, im]) of the branching direction, ``sign``
 from __future__ import annotations
 
 import json
+import numbers
 import os
 import tempfile
 from pathlib import Path
@@ -200,7 +201,7 @@ class SearchTree:
         if space not in SPACES:
             raise ValueError(f"space must be one of {', '.join(map(repr, SPACES))}; got "
                              f"{space!r}.")
-        if not (isinstance(tol, (int, float)) and tol >= 0):
+        if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not tol >= 0:
             raise ValueError(f"tol must be a non-negative number; got {tol!r}.")
         reps, out = [], []
         for n in sorted(self.graph):

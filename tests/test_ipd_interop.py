@@ -71,3 +71,8 @@ def test_to_axelrod_initial_move_and_bad_input():
         games.to_axelrod(jnp.zeros(4))
     with pytest.raises(TypeError, match="For games.small_ipd pass game.ipd"):
         games.ipd_policy_class(x, games.small_ipd())
+    with pytest.raises(TypeError, match="For games.small_ipd pass game.ipd"):
+        games.ipd_policy_profile(x, games.small_ipd())
+    for tol in (-1.0, float("nan"), True):
+        with pytest.raises(ValueError, match="tol must be a non-negative finite number"):
+            games.ipd_policy_class(x, tol=tol)

@@ -152,10 +152,21 @@ def test_lyapunov_bad_input(kwargs, error, match):
 
 @pytest.mark.parametrize("kwargs, match", [
     (dict(objective="min"), r"objective must be one of 'max', 'sum'; got 'min'"),
-    (dict(lr=-1.0), r"lr must be a positive number; got -1.0"),
+    (dict(lr=-1.0), r"lr must be a positive finite number; got -1.0"),
+    (dict(lr=float("inf")), r"lr must be a positive finite number; got inf"),
     (dict(iters=0), r"iters must be an int >= 1; got 0"),
+    (dict(optimizer="adam"), r"optimizer must be an optax.GradientTransformation.*got str"),
+    (dict(dyn="simgd"), r"dyn must be a dynamics.Dynamics.*got str"),
 ])
 def test_find_bifurcation_bad_input(kwargs, match):
-    with pytest.raises(ValueError, match=match):
-        dynamics.find_bifurcation(_double_well(), dynamics.simgd(0.1), (jnp.array([0.3]),),
-                                  key=KEY, **kwargs)
+    dyn = kwargs.pop("dyn", dynamics.simgd(0.1))
+    with pytest.raises((ValueError, TypeError), match=match):
+        dynamics.find_bifurcation(_double_well(), dyn, (jnp.array([0.3]),), key=KEY, **kwargs)
+    with pytest.raises(TypeError, match=r"dyn must be a dynamics.Dynamics.*got str"):
+        dynamics.lyapunov_exponents(_double_well(), "simgd", (jnp.array([0.3]),), 5, key=KEY)
+
+
+def test_find_bifurcation_takes_an_array_step_size():
+    res = dynamics.find_bifurcation(_double_well(), dynamics.simgd(0.1), (jnp.array([0.3]),),
+                                    key=KEY, lr=jnp.asarray(0.05), iters=3)
+    assert np.all(np.isfinite(np.asarray(res.exponents)))

@@ -244,6 +244,14 @@ def test_grr_bad_input():
             search.grr(game, dyn, _point(1.0, 1.0), **{"key": jax.random.key(0), **run,
                                                       **kwargs})
     assert len(tree) == 4                               # untouched by the refusals
+    for num in (0, -1):
+        with pytest.raises(ValueError, match=f"num must be an int >= 1; got {num}"):
+            search.branch_directions(g, _point(1.0, 1.0), num)
+        with pytest.raises(ValueError, match=f"num must be an int >= 1; got {num}"):
+            search.saddle_directions(g, _point(1.0, 1.0), num)
+    assert len(tree.solutions(tol=np.float32(0.1))) == len(tree.solutions(tol=0.1))
+    with pytest.raises(ValueError, match="tol must be a non-negative number; got True"):
+        tree.solutions(tol=True)
     with pytest.raises(ValueError, match="method: saved 'grr', now 'ridge_rider'"):
         search.ridge_rider(games.from_losses(lambda p: jnp.sum(p[0] ** 2),
                                              init=(jnp.zeros(1),)), (jnp.zeros(1),),
