@@ -233,6 +233,8 @@ def _norm(a):
 def _check_structures(outer, condition, lam, w, what):
     """Trace-time checks: scalar outer loss; a condition shaped like ``w``."""
     for name, tree in (("lam", lam), ("w", w)):
+        if not jax.tree_util.tree_leaves(tree):
+            raise ValueError(f"{name} must hold at least one array; got {tree!r}.")
         for leaf in jax.tree_util.tree_leaves(tree):
             dt = jnp.result_type(leaf)
             if not jnp.issubdtype(dt, jnp.floating):
@@ -256,6 +258,10 @@ def _check_structures(outer, condition, lam, w, what):
         raise ValueError(f"{what} must return a pytree shaped like w "
                          f"({_shapes(want)}); got {_shapes(cond)}. Pass the w that the "
                          f"condition is about, with the same structure and shapes.")
+    dtypes = lambda t: [str(x.dtype) for x in jax.tree_util.tree_leaves(t)]
+    if dtypes(cond) != dtypes(want):
+        raise TypeError(f"{what} must return w's dtypes ({dtypes(want)}); got "
+                        f"{dtypes(cond)}. Cast its result, e.g. with .astype(w.dtype).")
 
 
 def _shapes(tree):
@@ -278,11 +284,12 @@ def _cg(matvec, b, iters: int, tol):
         pap = dot(p, ap)
         definite = definite & ~(active & (pap <= 0))
         alpha = jnp.where(active & (pap != 0), rr / jnp.where(pap != 0, pap, 1), 0)
-        x = _tmap(lambda xi, pi: xi + alpha * pi, x, p)
-        r = _tmap(lambda ri, ai: ri - alpha * ai, r, ap)
+        # (astype: leaves of different dtypes keep theirs; alpha is the widest)
+        x = _tmap(lambda xi, pi: (xi + alpha * pi).astype(xi.dtype), x, p)
+        r = _tmap(lambda ri, ai: (ri - alpha * ai).astype(ri.dtype), r, ap)
         rr_new = dot(r, r)
         beta = jnp.where(active & (rr != 0), rr_new / jnp.where(rr != 0, rr, 1), 0)
-        p = _tmap(lambda ri, pi: jnp.where(active, ri + beta * pi, pi), r, p)
+        p = _tmap(lambda ri, pi: jnp.where(active, ri + beta * pi, pi).astype(pi.dtype), r, p)
         return x, r, p, jnp.where(active, rr_new, rr), definite
 
     zero = _tmap(jnp.zeros_like, b)
@@ -317,8 +324,17 @@ def _solve(method, matvec_t, v, dense_t, symmetric, probe, with_residual):
                 _norm(forward), jnp.finfo(sym_err.dtype).tiny)
             ok = ok & (sym_err <= 1e-6)
     else:                              # GMRES
-        u, _ = jax.scipy.sparse.linalg.gmres(matvec_t, v, tol=method.tol,
-                                             restart=method.iters, maxiter=1)
+        if len({x.dtype for x in jax.tree_util.tree_leaves(v)}) > 1:
+            # jax.scipy's GMRES needs one dtype: solve on the flat vector (ravel
+            # promotes, unravel casts each leaf back).
+            flat, unravel = ravel_pytree(v)
+            u, _ = jax.scipy.sparse.linalg.gmres(
+                lambda x: ravel_pytree(matvec_t(unravel(x)))[0], flat, tol=method.tol,
+                restart=method.iters, maxiter=1)
+            u = unravel(u)
+        else:
+            u, _ = jax.scipy.sparse.linalg.gmres(matvec_t, v, tol=method.tol,
+                                                 restart=method.iters, maxiter=1)
     if with_residual:
         residual = _norm(_tmap(jnp.subtract, matvec_t(u), v)) / jnp.maximum(
             _norm(v), jnp.finfo(sym_err.dtype).tiny)

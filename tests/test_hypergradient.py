@@ -157,6 +157,24 @@ def test_a_singular_or_indefinite_h_is_flagged_not_trusted():
     assert not bool(info.ok)
 
 
+def test_weights_of_mixed_dtypes():
+    # w = {"a": float32[2], "b": float64[3]}: the Krylov solvers keep each leaf's dtype
+    pack = lambda w: jnp.concatenate([w["a"].astype(jnp.float64), w["b"]])
+    i = lambda lam, w: inner(lam, pack(w))
+    o = lambda lam, w: outer(lam, pack(w))
+    w = {"a": jnp.asarray(W[:2], jnp.float32), "b": W_J[2:]}
+    ref = dynamics.hypergradient(o, i, LAM_J, w, Exact())
+    np.testing.assert_allclose(ref, TRUE, rtol=1e-5)        # w rounded to float32
+    for method in (CG(20, 1e-12), GMRES(5, 1e-12)):
+        np.testing.assert_allclose(dynamics.hypergradient(o, i, LAM_J, w, method), ref,
+                                   rtol=1e-6, atol=1e-9)
+    with pytest.raises(TypeError, match=r"must return w's dtypes \(\['float32', 'float64'\]\)"):
+        dynamics.hypergradient_of_root(o, lambda l, w_: {"a": w_["a"].astype(jnp.float64),
+                                                         "b": w_["b"]}, LAM_J, w, Exact())
+    with pytest.raises(ValueError, match=r"w must hold at least one array; got \(\)"):
+        dynamics.hypergradient(outer, inner, LAM_J, (), Exact())
+
+
 def test_losses_are_read_afresh_at_every_call():
     # A loss that reads a global (a target, a minibatch) must see its current value.
     box = {"target": 1.0}

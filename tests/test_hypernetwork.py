@@ -172,6 +172,10 @@ def test_fit_best_response_checks_its_shapes_and_takes_pytree_lambda():
         fit(mean=[0.0], std=1.0)
     with pytest.raises(ValueError, match="std must be non-negative"):
         fit(mean=0.0, std=-1.0)
+    with pytest.raises(TypeError, match="optimizer must be an optax.GradientTransformation"):
+        fit(mean=0.0, std=1.0, optimizer="adam")
+    with pytest.raises(TypeError, match="key must be a PRNG key"):
+        dynamics.fit_best_response(game, net, phi, mean=0.0, std=1.0, steps=3, key=0)
     other = nets.linear_hypernet(jnp.zeros(5), lam0)
     with pytest.raises(ValueError, match=r"outputs \[5\] but the follower's weights .* \[3\]"):
         fit(net=other, phi=other.init(jax.random.key(0), jnp.zeros(5)), mean=0.0, std=1.0)
