@@ -502,6 +502,9 @@ def hessian_top_eigenvalue(inner: Callable, lam, w, *, iters: int = 50, key=None
 
     Use it to pick Neumann's ``alpha``: the series converges for a positive
     definite H when 0 < alpha < 2 / lambda_max; ``1 / lambda_max`` is safe.
+    Power iteration needs one eigenvalue strictly largest in magnitude: at a
+    minimum (H positive semi-definite) that is lambda_max; where H has
+    eigenvalues +-m of equal magnitude (a saddle) the result is meaningless.
 
     >>> import jax, jax.numpy as jnp
     >>> inner = lambda lam, w: 0.5 * (3.0 * w[0] ** 2 + w[1] ** 2) + lam * w[1]

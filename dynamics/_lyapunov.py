@@ -183,7 +183,10 @@ def find_bifurcation(game, dyn: Dynamics, params, *, objective: str = "max", num
     separatrix, where nearby trajectories part for different outcomes, has a
     large exponent: this finds such bifurcations, where a branching search
     should split.  Short horizons (``steps``) can put the maximiser off the
-    separatrix; check that the point found is stable across horizons.
+    separatrix, and the ascent is local: from one start, different ``key``s (frames)
+    can stop at different points (on the small IPD from (1, 1), some reach the
+    saddle near (0.42, 0.42) and others stop 0.05-0.1 short of it); check that
+    the point found is stable across horizons and keys.
 
     Returns ``BifurcationResult(params, exponents, objective)``.
 
