@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import optax
 
 from dynamics._base import Dynamics, zero_count
-from games.checks import check_positive, is_concrete
+from games.checks import check_key, check_positive, is_concrete
 
 __all__ = ["hypernetwork", "HypernetworkState", "fit_best_response"]
 
@@ -100,12 +100,6 @@ def _bound(fn, *static):
     return functools.partial(fn, *static)
 
 
-def _check_key(key):
-    if not isinstance(key, jax.Array):
-        raise TypeError(f"key must be a PRNG key such as jax.random.key(0); got "
-                        f"{type(key).__name__}.")
-
-
 def _shapes(tree):
     return str(jax.tree_util.tree_map(lambda x: list(jnp.shape(x)), tree))
 
@@ -187,7 +181,7 @@ def hypernetwork(hypernet, *, leader_lr, net_lr, sigma, samples: int = 2, key) -
     """
     _check_hypernet(hypernet, factory_ok=True)
     samples = _check_samples(samples)
-    _check_key(key)
+    check_key(key)
     hp = dict(leader_lr=check_positive("leader_lr", leader_lr),
               net_lr=check_positive("net_lr", net_lr), sigma=check_positive("sigma", sigma),
               key=key)
@@ -281,7 +275,7 @@ def fit_best_response(game, hypernet, phi, *, mean, std, steps: int, key, sample
                          f"weights (player 1) are {_shapes(w_like)}; build it from the "
                          f"game's weights (e.g. nets.linear_hypernet(game.init(key)[1], "
                          f"lam)).")
-    _check_key(key)
+    check_key(key)
     optimizer = optax.adam(1e-3) if optimizer is None else optimizer
     if not isinstance(optimizer, optax.GradientTransformation):
         raise TypeError(f"optimizer must be an optax.GradientTransformation (e.g. "

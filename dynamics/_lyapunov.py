@@ -28,12 +28,12 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 
 from dynamics._base import Dynamics
 from dynamics._linearize import realify
 from games import check_params
+from games.checks import check_key, check_positive
 
 __all__ = ["lyapunov_exponents", "LyapunovResult", "find_bifurcation", "BifurcationResult"]
 
@@ -63,12 +63,6 @@ def _positive_int(name, value):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(f"{name} must be an int >= 1; got {value!r}.")
     return int(value)
-
-
-def _check_key(key):
-    if not isinstance(key, jax.Array):
-        raise TypeError(f"key must be a PRNG key such as jax.random.key(0); got "
-                        f"{type(key).__name__}.")
 
 
 def _exponents(game, dyn, params, key, steps, num):
@@ -136,7 +130,7 @@ def lyapunov_exponents(game, dyn: Dynamics, params, steps: int, num: int = 1, *,
     check_params(game, params)
     _check_dyn(dyn)
     steps, num = _positive_int("steps", steps), _positive_int("num", num)
-    _check_key(key)
+    check_key(key)
     d = _state_size(dyn, params)
     if num > d:
         raise ValueError(f"num={num} exponents asked of a state with {d} real coordinates; "
@@ -208,11 +202,9 @@ def find_bifurcation(game, dyn: Dynamics, params, *, objective: str = "max", num
                          f"got {objective!r}.")
     steps, num = _positive_int("steps", steps), _positive_int("num", num)
     iters = _positive_int("iters", iters)
-    _check_key(key)
+    check_key(key)
     _check_dyn(dyn)
-    if (isinstance(lr, bool) or not isinstance(lr, (numbers.Real, np.ndarray, jax.Array))
-            or np.ndim(lr) != 0 or not np.isreal(lr) or not 0 < float(lr) < np.inf):
-        raise ValueError(f"lr must be a positive finite number; got {lr!r}.")
+    check_positive("lr", lr)
     if optimizer is not None and not isinstance(optimizer, optax.GradientTransformation):
         raise TypeError(f"optimizer must be an optax.GradientTransformation (e.g. "
                         f"optax.adam(1e-2)); got {type(optimizer).__name__}.")

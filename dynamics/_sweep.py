@@ -5,8 +5,9 @@ sharded over all of ``jax.devices()`` with ``jax.sharding`` (a 1-D ``Mesh``), so
 the same code fills one CPU, several GPUs or, after
 ``jax.distributed.initialize``, the devices of several processes (hosts): each
 process supplies the grid indices of its own devices and receives the whole
-result.  The complex-momentum heatmaps (``spectral_radius_grid``,
-``steps_to_tolerance_grid``) are uses of it.
+result.  ``grid_map`` (any function over columns) runs on the same mechanism,
+and the complex-momentum heatmaps (``spectral_radius_grid``,
+``steps_to_tolerance_grid``) are uses of ``sweep``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import collections
 import functools
 import inspect
 import math
-import numbers
 import time
 import warnings
 from collections.abc import Mapping
@@ -31,6 +31,7 @@ from dynamics._complex_momentum import complex_momentum
 from dynamics._linearize import spectral_radius
 from dynamics._simulate import memory_budget, simulate
 from games import check_params
+from games.checks import check_int
 
 __all__ = ["sweep", "Sweep", "RateGrid", "grid_map", "spectral_radius_grid",
            "steps_to_tolerance_grid", "rate_grid"]
@@ -41,60 +42,78 @@ def _mesh(devices=None):
     return Mesh(np.asarray(devices), ("grid",))
 
 
-@functools.lru_cache(maxsize=64)
-def _mapped(fn, ncols, devices):
-    # Cached per (function, arity, devices): repeated sweeps reuse the compiled call.
-    sharding = NamedSharding(_mesh(devices), PartitionSpec("grid"))
-    return jax.jit(jax.vmap(fn, in_axes=(None,) + (0,) * ncols), out_shardings=sharding)
-
-
 def grid_map(fn: Callable, context, *columns, devices=None, chunks: int = 1, progress=None):
     """``vmap(fn)(context, *columns)`` over the leading axis, sharded over devices.
 
-    ``context`` is broadcast (e.g. the game); every column is a 1-D array of
-    the same length N.  The axis is padded to a multiple of the device count
-    and laid out with ``NamedSharding(Mesh(devices, ('grid',)), P('grid'))``;
-    the result has the padded length (slice [:N]).  With ``chunks > 1`` (or a
+    ``context`` is broadcast (e.g. the game); every column is an array of the
+    same length N along its leading axis.  The same mechanism as :func:`sweep`:
+    one compiled, vmapped call per chunk over the flat index, sharded over
+    ``devices`` (default all devices of all processes), each point reading its
+    row of the columns on the device.  Returns ``fn``'s outputs with leading axis
+    N as NumPy arrays, gathered to every process.  With ``chunks > 1`` (or a
     ``progress`` callback, which defaults ``chunks`` to 10) the grid runs as that
-    many equal compiled calls and ``progress(done_points, N)`` is called after
-    each; the result is the same.  After ``jax.distributed.initialize`` every
-    process calls it with the same columns and the result spans all processes'
-    devices: gather it with ``jax.experimental.multihost_utils.process_allgather``
-    (:func:`sweep` does this itself).
+    many equal calls and ``progress(done_points, N)`` is called after each; the
+    result is the same.
     """
-    devices = tuple(jax.devices() if devices is None else devices)
     columns = [jnp.asarray(c) for c in columns]
     lengths = [c.shape[0] if c.ndim else None for c in columns]
     if not columns or None in lengths or len(set(lengths)) > 1 or lengths[0] == 0:
         raise ValueError(f"grid_map needs one or more columns: non-empty arrays of one "
                          f"length N along their leading axis; got shapes "
                          f"{[tuple(c.shape) for c in columns]}.")
+    chunks = check_int("chunks", chunks)
+    if progress is not None and chunks == 1:
+        chunks = 10
+    devices = _devices(devices)
+    ctx = jax.device_put({"context": context, "columns": columns},
+                         NamedSharding(_mesh(devices), PartitionSpec()))
+    out, _ = _run(_column_point(fn), ctx, lengths[0], devices, min(chunks, lengths[0]),
+                  progress)
+    return out
+
+
+@functools.lru_cache(maxsize=64)
+def _column_point(fn):
+    """``fn`` as a grid point of :func:`_run`: one row of every column."""
+    def point(ctx, index):
+        return fn(ctx["context"], *(c[index] for c in ctx["columns"]))
+    return point
+
+
+def _devices(devices):
+    devices = tuple(jax.devices() if devices is None else devices)
     if not devices:
         raise ValueError("devices is empty; pass None (all of jax.devices()) or a list of "
                          "devices.")
-    n = lengths[0]
-    chunks = _positive_int("chunks", chunks)
-    if progress is not None and chunks == 1:
-        chunks = 10
-    chunks = min(chunks, n)
+    return devices
+
+
+def _run(point, ctx, n, devices, chunks, progress):
+    """``point(ctx, i)`` for i in 0..n-1: ``chunks`` equal compiled, vmapped calls over
+    the flat index, sharded over ``devices``; outputs gathered to every process as
+    NumPy with leading axis n.  ``ctx`` is already placed (replicated).  Returns
+    the outputs and the seconds spent compiling and on the device."""
+    clock = time.perf_counter
     size = -(-n // chunks)
     size += (-size) % len(devices)                  # equal chunks, each shardable
-    pad = size * -(-n // size) - n
-    cols = [jnp.concatenate([c, jnp.repeat(c[-1:], pad, axis=0)]) if pad else c
-            for c in columns]
-    mesh = _mesh(devices)
-    sharding = NamedSharding(mesh, PartitionSpec("grid"))
-    context = jax.device_put(context, NamedSharding(mesh, PartitionSpec()))
-    mapped = _mapped(fn, len(cols), devices)
-    out = []
-    for start in range(0, n + pad, size):
-        part = [jax.device_put(c[start:start + size], sharding) for c in cols]
-        out.append(mapped(context, *part))
+    sharding = NamedSharding(_mesh(devices), PartitionSpec("grid"))
+    t = clock()
+    run = _executable(point, devices, _signature(ctx), size)
+    seconds = {"compile": clock() - t, "device": 0.0}
+    parts = []
+    for offset in range(0, n, size):
+        # Each process builds the indices of its own devices' shards.
+        index = jax.make_array_from_callback(
+            (size,), sharding,
+            lambda s, o=offset: np.minimum(np.arange(o, o + size, dtype=np.int32)[s], n - 1))
+        t = clock()
+        out = jax.block_until_ready(run(ctx, index))
+        seconds["device"] += clock() - t
+        parts.append(_gather(out))
         if progress is not None:
-            jax.block_until_ready(out[-1])
-            progress(min(start + size, n), n)
-    return out[0] if len(out) == 1 else jax.tree_util.tree_map(
-        lambda *xs: jnp.concatenate(xs), *out)
+            progress(min(offset + size, n), n)
+    out = jax.tree_util.tree_map(lambda *xs: np.concatenate(xs)[:n], *parts)
+    return out, seconds
 
 
 MEASURES = ("rate", "steps", "final")
@@ -133,8 +152,7 @@ class Sweep(NamedTuple):
         if quantity not in self.values:
             raise KeyError(f"no quantity {quantity!r} in this sweep; it has "
                            f"{', '.join(self.values)}.")
-        if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
-            raise ValueError(f"k must be a positive int; got {k!r}.")
+        k = check_int("k", k)
         v = np.asarray(self.values[quantity], float)
         if v.ndim != len(self.shape):
             raise ValueError(f"{quantity!r} is not a scalar per point (shape {v.shape}); "
@@ -382,8 +400,7 @@ def sweep(game, factory, grid, *, measure="rate", params=None, at=None, steps: i
     Simulated points record no metrics, so ``diverged_at`` is the first step whose
     state is not finite (``simulate(..., metrics=())``'s).
     """
-    clock = time.perf_counter
-    started, seconds = clock(), {"compile": 0.0, "device": 0.0}
+    started = time.perf_counter()
     measures = ((measure,) if isinstance(measure, str) else tuple(measure)
                 if isinstance(measure, (tuple, list)) else ())
     bad = [m for m in measures if m not in MEASURES]
@@ -392,7 +409,7 @@ def sweep(game, factory, grid, *, measure="rate", params=None, at=None, steps: i
                          f"got {measure!r}.")
     axes, sizes = _axes(factory, grid, product)
     names = tuple(axes)
-    steps = _positive_int("steps", steps)
+    steps = check_int("steps", steps)
     try:
         ok = float(tol) > 0 and math.isfinite(float(tol))
     except (TypeError, ValueError):
@@ -429,10 +446,7 @@ def sweep(game, factory, grid, *, measure="rate", params=None, at=None, steps: i
         at = known                      # else each point takes its game's equilibrium
     shape = tuple(sizes.values()) if product else (next(iter(sizes.values())),)
     n = math.prod(shape)
-    devices = tuple(jax.devices() if devices is None else devices)
-    if not devices:
-        raise ValueError("devices is empty; pass None (all of jax.devices()) or a list of "
-                         "devices.")
+    devices = _devices(devices)
     point = _point_fn(factory, names, shape, measures, steps)
     ctx = {"game": axes.get("game", game), "start": start, "at": at, "key": key,
            "tol": jnp.asarray(tol, float),
@@ -444,31 +458,15 @@ def sweep(game, factory, grid, *, measure="rate", params=None, at=None, steps: i
     ctx = jax.device_put(ctx, NamedSharding(_mesh(devices), PartitionSpec()))
     signature = _signature(ctx)
     chunks = _chunks(point, signature, one_start, "rate" in measures, n, devices, chunks)
-    size = -(-n // chunks)
-    size += (-size) % len(devices)
-    sharding = NamedSharding(_mesh(devices), PartitionSpec("grid"))
-    t = clock()
-    run = _executable(point, devices, signature, size)
-    seconds["compile"] = clock() - t
-    parts = []
-    for offset in range(0, n, size):
-        index = jax.make_array_from_callback(
-            (size,), sharding,
-            lambda s, o=offset: np.minimum(np.arange(o, o + size, dtype=np.int32)[s], n - 1))
-        t = clock()
-        out = jax.block_until_ready(run(ctx, index))
-        seconds["device"] += clock() - t
-        parts.append(_gather(out))
-        if progress is not None:
-            progress(min(offset + size, n), n)
-    values = {k: np.concatenate([p[k] for p in parts])[:n] for k in parts[0]}
+    values, seconds = _run(point, ctx, n, devices, chunks, progress)
     values = {k: v.reshape(shape + v.shape[1:]) for k, v in values.items()}
     if "steps" in values:
         v = values["steps"].astype(float)
         v[v < 0] = np.inf
         values["steps"] = v
     coords = {k: (np.arange(sizes[k]) if k in _TREE_AXES else v) for k, v in axes.items()}
-    seconds["host"] = clock() - started - seconds["compile"] - seconds["device"]
+    seconds["host"] = (time.perf_counter() - started - seconds["compile"]
+                       - seconds["device"])
     return Sweep(coords, values, bool(product), seconds)
 
 
@@ -498,7 +496,7 @@ def _chunks(point, signature, params, jacobian, n, devices, chunks):
     fit = -(-n // most)
     if chunks is None:
         return min(n, fit)
-    chunks = _positive_int("chunks", chunks)
+    chunks = check_int("chunks", chunks)
     if -(-n // chunks) > most:
         raise ValueError(
             f"a chunk of {-(-n // chunks)} grid points needs about "
@@ -516,12 +514,6 @@ def _bytes_per_point(point, signature, size, jacobian):
     # complex ones twice) and, for rates, the dense step-map Jacobian over them.
     d = 4 * max(1, size)
     return out + 8 * (4 * d + (2 * d * d if jacobian else 0))
-
-
-def _positive_int(name, v):
-    if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
-        raise ValueError(f"{name} must be a positive int; got {v!r}.")
-    return int(v)
 
 
 class RateGrid(NamedTuple):

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
 from games._base import Game, _describe, register_game
-from games.checks import as_real_scalar, check_int, is_concrete
+from games.checks import as_real_scalar, check_int, check_key, is_concrete
 
 __all__ = ["mix", "MixedGame", "random_subspace", "RandomSubspaceGame"]
 
@@ -143,9 +143,7 @@ def random_subspace(game: Game, dim: int, *, key) -> RandomSubspaceGame:
     if not isinstance(game, Game):
         raise TypeError(f"game must be a games.Game; got {type(game).__name__}.")
     dim = check_int("dim", dim, low=1)
-    if not isinstance(key, jax.Array):
-        raise TypeError(f"key must be a PRNG key such as jax.random.key(0); got "
-                        f"{type(key).__name__}.")
+    check_key(key)
     start = game.init(jax.random.key(0))
     bases, unravels = [], []
     for i, (theta, k) in enumerate(zip(start, jax.random.split(key, game.num_players))):

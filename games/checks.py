@@ -109,6 +109,14 @@ def check_complex_step(name: str, value, *, allow_zero: bool = False):
     return value
 
 
+def check_key(key, name: str = "key"):
+    """A JAX PRNG key (``jax.random.key(seed)``, or a legacy uint32 key array)."""
+    if not isinstance(key, jax.Array):
+        raise TypeError(f"{name} must be a PRNG key such as jax.random.key(0); got "
+                        f"{type(key).__name__}.")
+    return key
+
+
 def check_int(name: str, value, *, low: int = 1, high: int | None = None) -> int:
     """A Python or NumPy int in [low, high]; returns it as ``int``."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):

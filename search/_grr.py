@@ -33,6 +33,7 @@ from jax.flatten_util import ravel_pytree
 
 import dynamics
 import games
+from games.checks import check_key, check_positive
 from search._tree import SearchTree, encode_params
 
 __all__ = ["grr", "ridge_rider", "saddle_directions", "branch_directions"]
@@ -105,11 +106,7 @@ def _count(name, value, low=1):
 
 
 def _positive(name, value):
-    if (isinstance(value, bool) or not isinstance(value, (numbers.Real, np.ndarray, jax.Array))
-            or np.ndim(value) != 0 or not np.isreal(value)
-            or not (0 < float(value) < np.inf)):
-        raise ValueError(f"{name} must be a positive finite number; got {value!r}.")
-    return float(value)
+    return float(check_positive(name, value))
 
 
 def _fingerprint(*trees) -> str:
@@ -265,9 +262,7 @@ def grr(game, dyn, params, *, key, max_depth: int = 1, num_branches: int = 1,
     if not isinstance(dyn, dynamics.Dynamics):
         raise TypeError(f"dyn must be a dynamics.Dynamics (e.g. dynamics.simgd(1.0)); got "
                         f"{type(dyn).__name__}.")
-    if not isinstance(key, jax.Array):
-        raise TypeError(f"key must be a PRNG key such as jax.random.key(0); got "
-                        f"{type(key).__name__}.")
+    check_key(key)
     max_depth, num_branches = _count("max_depth", max_depth), _count("num_branches",
                                                                       num_branches)
     steps, lyapunov_steps = _count("steps", steps), _count("lyapunov_steps", lyapunov_steps)

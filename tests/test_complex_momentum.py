@@ -321,8 +321,11 @@ _SHARD_SCRIPT = textwrap.dedent("""
     b = jnp.asarray((mags[:, None] * np.exp(1j * args)).ravel())
     raw = dynamics.grid_map(lambda ctx, lr, beta: jnp.abs(beta) * lr, None,
                             jnp.full(b.shape, 0.5), b)
-    np.savez(__import__("sys").argv[1], rho=rho, steps=steps,
-             ndev=len(raw.sharding.device_set), spec=str(raw.sharding.spec))
+    # the devices the last compiled program's grid index is sharded over
+    index = next(reversed(dynamics._sweep._EXECUTABLES.values())).input_shardings[0][1]
+    np.savez(__import__("sys").argv[1], rho=rho, steps=steps, raw=raw,
+             want=0.5 * np.abs(np.asarray(b)), ndev=len(index.device_set),
+             spec=str(index.spec))
 """)
 
 
@@ -343,14 +346,16 @@ def test_sharded_sweep_matches_single_device(tmp_path):
     assert "grid" in str(out[4]["spec"])
     np.testing.assert_allclose(out[4]["rho"], out[1]["rho"], atol=1e-12, rtol=0)
     np.testing.assert_array_equal(out[4]["steps"], out[1]["steps"])
+    for n in (1, 4):
+        np.testing.assert_allclose(out[n]["raw"], out[n]["want"], rtol=1e-15)
 
 
 def test_a_new_tolerance_does_not_recompile_the_sweep():
-    from dynamics._sweep import _mapped
+    from dynamics._sweep import _EXECUTABLES
     g = games.dirac_gan()
     start = (jnp.asarray(0.1), jnp.asarray(0.0))
     a = dynamics.steps_to_tolerance_grid(g, start, [0.5], [0.7], [0.7], steps=300, tol=1e-2)
-    before = _mapped.cache_info().misses
+    before = list(_EXECUTABLES)
     b = dynamics.steps_to_tolerance_grid(g, start, [0.5], [0.7], [0.7], steps=300, tol=1e-3)
-    assert _mapped.cache_info().misses == before
+    assert list(_EXECUTABLES) == before           # the same program, reused
     assert a[0, 0, 0] < b[0, 0, 0] < np.inf

@@ -152,8 +152,8 @@ def test_lyapunov_bad_input(kwargs, error, match):
 
 @pytest.mark.parametrize("kwargs, match", [
     (dict(objective="min"), r"objective must be one of 'max', 'sum'; got 'min'"),
-    (dict(lr=-1.0), r"lr must be a positive finite number; got -1.0"),
-    (dict(lr=float("inf")), r"lr must be a positive finite number; got inf"),
+    (dict(lr=-1.0), r"lr must be positive; got -1.0"),
+    (dict(lr=float("inf")), r"lr must be finite; got inf"),
     (dict(iters=0), r"iters must be an int >= 1; got 0"),
     (dict(optimizer="adam"), r"optimizer must be an optax.GradientTransformation.*got str"),
     (dict(dyn="simgd"), r"dyn must be a dynamics.Dynamics.*got str"),
