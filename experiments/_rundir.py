@@ -22,6 +22,7 @@ import shutil
 import signal
 import stat
 import threading
+import time
 from pathlib import Path
 
 from experiments.registry import UsageError
@@ -105,6 +106,20 @@ def _signals_held(restore=None):
             signal.raise_signal(signum)     # to the restored handler, now
 
 
+def _holder(path: Path) -> str:
+    """The pid in a held lock file; the holder writes it just after locking, so an
+    empty file is read again briefly before giving up ("?")."""
+    for _ in range(50):
+        try:
+            pid = path.read_text().strip()
+        except OSError:
+            return "?"
+        if pid:
+            return pid
+        time.sleep(0.01)
+    return "?"
+
+
 def _lock(path: Path, out: Path):
     """An exclusive, non-blocking lock on ``path`` (created); the open fd, or UsageError."""
     while True:
@@ -115,10 +130,7 @@ def _lock(path: Path, out: Path):
             os.close(fd)
             if err.errno not in (errno.EAGAIN, errno.EACCES):
                 raise
-            try:
-                holder = path.read_text().strip() or "?"
-            except OSError:
-                holder = "?"
+            holder = _holder(path)
             raise UsageError(f"another gamedyn run (pid {holder}) is writing to {out}; "
                              f"wait for it to finish or choose another --out.") from None
         # The holder before us may have removed the file after we opened it: only

@@ -428,3 +428,15 @@ def test_stale_folders_are_matched_by_the_exact_name(tmp_path, capsys, handlers_
     assert main([*SMALL, "--no-plots", "--out", str(out)]) == 0
     assert check_complete_run(out) == LR_OLD
     assert sorted(p.name for p in tmp_path.iterdir()) == [other.name, out.name]
+
+
+def test_a_lock_holder_still_writing_its_pid_is_named(tmp_path):
+    # The holder truncates the lock file, then writes its pid: a run refused in
+    # between must wait for the pid rather than report "pid ?".
+    import threading
+
+    from experiments._rundir import _holder
+    path = tmp_path / ".out.lock"
+    path.write_text("")
+    threading.Timer(0.05, lambda: path.write_text("4242")).start()
+    assert _holder(path) == "4242"
